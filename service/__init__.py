@@ -1,0 +1,1 @@
+"""kindred: a few good groups and peers with shared values, suggested gently."""

@@ -1,0 +1,309 @@
+"""The database schema as SQLAlchemy 2 typed ORM classes.
+
+Interest and cause tags live in their own tables (not JSON lists) so that filters ("listings about
+gardening") and coordinator aggregates ("interests nobody offers") are plain indexed SQL on
+PostgreSQL and SQLite alike.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from service.domain.vocabulary import (
+    Attendance,
+    Consent,
+    Direction,
+    GroupSize,
+    ListingKind,
+    ListingStatus,
+    Pace,
+    Structure,
+    Weekday,
+)
+
+# Indexes and constraints get predictable names, so migrations can refer to them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Json = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(sa.TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite forgets the zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def enum_column(enum: type[StrEnum], name: str) -> sa.Enum:
+    """A VARCHAR with a CHECK constraint: portable, and adding a value is a small migration."""
+    return sa.Enum(
+        enum,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=20,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict: Json, list: Json}
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    contact_email: Mapped[str] = mapped_column(sa.String(254))
+    website: Mapped[str | None] = mapped_column(sa.String(300))
+    verified: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    api_keys: Mapped[list[ApiKey]] = relationship(
+        back_populates="organization", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class ApiKey(Base):
+    """A partner's credential. Only a SHA-256 of the 256-bit secret is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    label: Mapped[str | None] = mapped_column(sa.String(80))
+    # The first characters of the key, so a partner can tell keys apart without the secret.
+    prefix: Mapped[str] = mapped_column(sa.String(12))
+    secret_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    organization: Mapped[Organization] = relationship(back_populates="api_keys")
+
+
+class Listing(Base):
+    __tablename__ = "listings"
+    __table_args__ = (
+        sa.Index("ix_listings_status_kind", "status", "kind"),
+        sa.Index("ix_listings_lat_lon", "lat", "lon"),
+        # An importer's id for the row it came from: re-importing a file adds nothing twice.
+        sa.UniqueConstraint("organization_id", "source_ref", name="uq_listings_source_ref"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[ListingKind] = mapped_column(enum_column(ListingKind, "listing_kind"))
+    direction: Mapped[Direction] = mapped_column(enum_column(Direction, "direction"))
+    title: Mapped[str] = mapped_column(sa.String(120))
+    description: Mapped[str] = mapped_column(sa.Text)
+    is_virtual: Mapped[bool] = mapped_column(default=False)
+    lat: Mapped[float | None]
+    lon: Mapped[float | None]
+    area: Mapped[str | None] = mapped_column(sa.String(80))
+    # [{"day": "sat", "start": "10:00", "minutes": 90}, ...]
+    weekly_slots: Mapped[list] = mapped_column(default=list)
+    # [{"starts_at": "2026-12-05T10:00:00+00:00", "minutes": 120}, ...]
+    sessions: Mapped[list] = mapped_column(default=list)
+    group_size: Mapped[GroupSize] = mapped_column(enum_column(GroupSize, "group_size"))
+    structure: Mapped[Structure] = mapped_column(enum_column(Structure, "structure"))
+    pace: Mapped[Pace] = mapped_column(enum_column(Pace, "pace"))
+    accessibility: Mapped[list] = mapped_column(default=list)
+    capacity: Mapped[int | None]
+    languages: Mapped[list] = mapped_column(default=list)
+    status: Mapped[ListingStatus] = mapped_column(enum_column(ListingStatus, "listing_status"))
+    # Who moved the listing to its status and when: "organization:3" or "coordinator:1".
+    status_changed_by: Mapped[str] = mapped_column(sa.String(40))
+    status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    review_note: Mapped[str | None] = mapped_column(sa.String(500))
+    source_ref: Mapped[str | None] = mapped_column(sa.String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    organization: Mapped[Organization] = relationship(lazy="joined")
+    tags: Mapped[list[ListingTag]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="selectin"
+    )
+
+    @property
+    def interests(self) -> list[str]:
+        return sorted(tag.tag for tag in self.tags if tag.kind == "interest")
+
+    @property
+    def causes(self) -> list[str]:
+        return sorted(tag.tag for tag in self.tags if tag.kind == "cause")
+
+    @property
+    def organization_name(self) -> str:
+        return self.organization.name
+
+
+class ListingTag(Base):
+    __tablename__ = "listing_tags"
+    __table_args__ = (sa.Index("ix_listing_tags_kind_tag", "kind", "tag"),)
+
+    listing_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("listings.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(10), primary_key=True)  # interest | cause
+    tag: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+
+
+class Member(Base):
+    __tablename__ = "members"
+    __table_args__ = (sa.Index("ix_members_lat_lon", "lat", "lon"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    display_name: Mapped[str] = mapped_column(sa.String(60))
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    interests_text: Mapped[str] = mapped_column(sa.Text, default="")
+    lat: Mapped[float | None]
+    lon: Mapped[float | None]
+    area: Mapped[str | None] = mapped_column(sa.String(80))
+    travel_radius_km: Mapped[float] = mapped_column(default=5.0)
+    # ["sat_morning", "wed_evening", ...]: weekday and part of day.
+    availability: Mapped[list] = mapped_column(default=list)
+    attendance: Mapped[Attendance] = mapped_column(
+        enum_column(Attendance, "attendance"), default=Attendance.IN_PERSON
+    )
+    languages: Mapped[list] = mapped_column(default=list)
+    # Comfort: private to the member and the matcher, never shown to anyone else.
+    comfort_group_size: Mapped[GroupSize] = mapped_column(
+        enum_column(GroupSize, "comfort_group_size"), default=GroupSize.SMALL
+    )
+    comfort_structure: Mapped[Structure] = mapped_column(
+        enum_column(Structure, "comfort_structure"), default=Structure.STRUCTURED
+    )
+    comfort_pace: Mapped[Pace] = mapped_column(
+        enum_column(Pace, "comfort_pace"), default=Pace.LOW_KEY
+    )
+    start_slowly: Mapped[bool] = mapped_column(default=False)
+    # Notification rhythm.
+    notify_channels: Mapped[list] = mapped_column(default=lambda: ["in_app"])
+    digest_day: Mapped[Weekday] = mapped_column(
+        enum_column(Weekday, "weekday"), default=Weekday.SUN
+    )
+    quiet_hours_start: Mapped[str] = mapped_column(sa.String(5), default="21:00")
+    quiet_hours_end: Mapped[str] = mapped_column(sa.String(5), default="08:00")
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
+    max_notifications_per_week: Mapped[int] = mapped_column(default=3)
+    # Current consents; consent_records keeps the history of every change.
+    consent_matching: Mapped[bool] = mapped_column(default=False)
+    consent_matching_at: Mapped[datetime | None]
+    consent_peer_introductions: Mapped[bool] = mapped_column(default=False)
+    consent_peer_introductions_at: Mapped[datetime | None]
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    last_active_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    tags: Mapped[list[MemberTag]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="selectin"
+    )
+    consent_records: Mapped[list[ConsentRecord]] = relationship(
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="ConsentRecord.id",
+    )
+
+    @property
+    def interests(self) -> list[str]:
+        return sorted(tag.tag for tag in self.tags if tag.kind == "interest")
+
+    @property
+    def causes(self) -> list[str]:
+        return sorted(tag.tag for tag in self.tags if tag.kind == "cause")
+
+    @property
+    def consents(self) -> dict:
+        return {
+            Consent.MATCHING.value: {
+                "granted": self.consent_matching,
+                "changed_at": self.consent_matching_at,
+            },
+            Consent.PEER_INTRODUCTIONS.value: {
+                "granted": self.consent_peer_introductions,
+                "changed_at": self.consent_peer_introductions_at,
+            },
+        }
+
+
+class MemberTag(Base):
+    __tablename__ = "member_tags"
+    __table_args__ = (sa.Index("ix_member_tags_kind_tag", "kind", "tag"),)
+
+    member_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(10), primary_key=True)
+    tag: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+
+
+class ConsentRecord(Base):
+    """Append-only: every time a consent is given or withdrawn, and what it became."""
+
+    __tablename__ = "consent_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("members.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[Consent] = mapped_column(enum_column(Consent, "consent_purpose"))
+    granted: Mapped[bool]
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Coordinator(Base):
+    __tablename__ = "coordinators"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(sa.String(60))
+    password_hash: Mapped[str] = mapped_column(sa.String(200))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "ConsentRecord",
+    "Coordinator",
+    "Listing",
+    "ListingTag",
+    "Member",
+    "MemberTag",
+    "Organization",
+]

@@ -1,0 +1,40 @@
+"""The HTTP API: flask-smorest blueprints under /api/v1, one module per resource."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+from service.api import errors, health, listings, members, organizations
+from service.api.docs import docs_assets
+
+
+class KindredApi(errors.JsonErrorsMixin, Api):
+    """flask-smorest's Api with kindred's single JSON error shape."""
+
+
+def register_api(app: Flask) -> KindredApi:
+    app.config.update(
+        API_TITLE="kindred",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        # Served by kindred itself: the docs page must work offline (no CDN).
+        OPENAPI_SWAGGER_UI_URL="/docs/assets/",
+        API_SPEC_OPTIONS={
+            "info": {
+                "description": "Partner, member and coordinator API of kindred. "
+                "Send `Authorization: Bearer <token>`; tokens start with kp_ (partner key), "
+                "km_ (member) or kc_ (coordinator).",
+            },
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+        },
+    )
+    api = KindredApi(app)
+    for module in (health, organizations, listings, members):
+        api.register_blueprint(module.blp)
+    app.register_blueprint(docs_assets)
+    errors.register_domain_errors(app, api)
+    return api

@@ -1,0 +1,274 @@
+"""Listings: partners post and edit their own; members and coordinators read live ones."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    pre_load,
+    validate,
+    validates_schema,
+)
+
+from service.adapters.repositories import ListingFilter
+from service.api.auth import BEARER_DOC, current_caller, kindred
+from service.api.fields import (
+    StrictSchema,
+    bounded_list,
+    clock_time,
+    enum,
+    language_list,
+    latitude,
+    longitude,
+    tag_list,
+    text,
+)
+from service.domain.vocabulary import (
+    ACCESSIBILITY_FEATURES,
+    Direction,
+    GroupSize,
+    ListingKind,
+    ListingStatus,
+    Pace,
+    Structure,
+    Weekday,
+)
+from service.services import listings as use_cases
+
+blp = Blueprint(
+    "listings",
+    __name__,
+    url_prefix="/api/v1/listings",
+    description="Clubs, groups, classes, volunteer roles and support groups posted by partners",
+)
+
+
+class WeeklySlotSchema(StrictSchema):
+    day = enum(Weekday, required=True)
+    start = clock_time(required=True)
+    minutes = fields.Integer(required=True, validate=validate.Range(min=15, max=600))
+
+
+class DatedSessionSchema(StrictSchema):
+    starts_at = fields.AwareDateTime(required=True)
+    minutes = fields.Integer(required=True, validate=validate.Range(min=15, max=1440))
+
+
+class ListingWriteSchema(StrictSchema):
+    kind = enum(ListingKind, required=True)
+    direction = enum(
+        Direction,
+        required=True,
+        metadata={
+            "description": "give: the member helps (volunteering); receive: the member is helped"
+        },
+    )
+    title = text(120, min_length=3, required=True)
+    description = text(4000, required=True)
+    interests = tag_list(required=True, min_items=1)
+    causes = tag_list(load_default=list)
+    is_virtual = fields.Boolean(load_default=False)
+    lat = latitude()
+    lon = longitude()
+    area = text(80, allow_none=True, metadata={"description": "A human name, e.g. Hackney"})
+    weekly_slots = bounded_list(
+        fields.Nested(WeeklySlotSchema),
+        14,
+        load_default=list,
+        metadata={
+            "description": "Regular meetings. With no slots and no sessions, times are flexible"
+        },
+    )
+    sessions = bounded_list(fields.Nested(DatedSessionSchema), 52, load_default=list)
+    group_size = enum(GroupSize, required=True)
+    structure = enum(Structure, required=True)
+    pace = enum(Pace, required=True)
+    accessibility = bounded_list(
+        fields.String(validate=validate.OneOf(ACCESSIBILITY_FEATURES)), 8, load_default=list
+    )
+    capacity = fields.Integer(validate=validate.Range(min=1, max=10000), allow_none=True)
+    languages = language_list(load_default=lambda: ["en"])
+    status = enum(
+        ListingStatus,
+        metadata={
+            "description": "On create: draft, or omit to submit. "
+            "On edit: submit, pause, resume, close"
+        },
+    )
+
+
+class ListingUpdateSchema(ListingWriteSchema):
+    """The same fields, every one optional (used with partial=True)."""
+
+
+class ListingSchema(Schema):
+    id = fields.Integer()
+    organization_id = fields.Integer()
+    organization_name = fields.String()
+    kind = enum(ListingKind)
+    direction = enum(Direction)
+    title = fields.String()
+    description = fields.String()
+    interests = fields.List(fields.String())
+    causes = fields.List(fields.String())
+    is_virtual = fields.Boolean()
+    lat = fields.Float(allow_none=True)
+    lon = fields.Float(allow_none=True)
+    area = fields.String(allow_none=True)
+    weekly_slots = fields.List(fields.Dict())
+    sessions = fields.List(fields.Dict())
+    group_size = enum(GroupSize)
+    structure = enum(Structure)
+    pace = enum(Pace)
+    accessibility = fields.List(fields.String())
+    capacity = fields.Integer(allow_none=True)
+    languages = fields.List(fields.String())
+    status = enum(ListingStatus)
+    status_changed_by = fields.String()
+    status_changed_at = fields.DateTime()
+    review_note = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+PAGINATION_PARAMETERS = {"page", "page_size"}
+
+
+class ListingQuerySchema(StrictSchema):
+    kind = enum(ListingKind)
+    direction = enum(Direction)
+    cause = text(40)
+    tag = text(40)
+    status = enum(ListingStatus)
+    virtual = fields.Boolean()
+    lat = latitude()
+    lon = longitude()
+    within_km = fields.Float(validate=validate.Range(min=0.1, max=500))
+
+    class Meta(StrictSchema.Meta):
+        # page and page_size are read by the paginator from the same query string, so this
+        # schema lets them through and refuses any other unknown parameter itself.
+        unknown = "exclude"
+
+    @pre_load
+    def refuse_unknown(self, data, **kwargs):
+        known = set(self.fields) | PAGINATION_PARAMETERS
+        unknown = sorted(name for name in data if name not in known)
+        if unknown:
+            raise ValidationError({name: ["Unknown field."] for name in unknown})
+        return data
+
+    @validates_schema
+    def near_is_complete(self, data, **kwargs):
+        given = [name for name in ("lat", "lon", "within_km") if data.get(name) is not None]
+        if given and len(given) < 3:
+            raise ValidationError("lat, lon and within_km go together", "within_km")
+
+
+class ReviewSchema(StrictSchema):
+    decision = fields.String(required=True, validate=validate.OneOf(["approve", "reject"]))
+    reason = text(500, allow_none=True)
+
+    @validates_schema
+    def reject_has_reason(self, data, **kwargs):
+        if data.get("decision") == "reject" and not data.get("reason"):
+            raise ValidationError("say why, so the partner can fix it", "reason")
+
+
+def json_safe_schedule(data: dict) -> dict:
+    """Slots and sessions are stored in JSON columns: turn enums and datetimes into text."""
+    if "weekly_slots" in data:
+        data["weekly_slots"] = [{**slot, "day": slot["day"].value} for slot in data["weekly_slots"]]
+    if "sessions" in data:
+        data["sessions"] = sorted(
+            ({**s, "starts_at": s["starts_at"].isoformat()} for s in data["sessions"]),
+            key=lambda s: s["starts_at"],
+        )
+    return data
+
+
+def _filters(args: dict) -> ListingFilter:
+    near = None
+    if args.get("within_km") is not None:
+        near = (args["lat"], args["lon"], args["within_km"])
+    status = args.get("status")
+    return ListingFilter(
+        kind=args.get("kind"),
+        direction=args.get("direction"),
+        cause=(args.get("cause") or "").strip().lower() or None,
+        tag=(args.get("tag") or "").strip().lower() or None,
+        statuses=(status,) if status else None,
+        is_virtual=args.get("virtual"),
+        near=near,
+    )
+
+
+@blp.get("")
+@blp.arguments(ListingQuerySchema, location="query")
+@blp.response(200, ListingSchema(many=True))
+@blp.paginate(page_size=20, max_page_size=100)
+@blp.doc(**BEARER_DOC)
+def list_listings(args, pagination_parameters):
+    """Listings the caller may see, filtered; paging metadata is in the X-Pagination header."""
+    page = use_cases.search_listings(
+        kindred().uow(),
+        current_caller(),
+        _filters(args),
+        offset=pagination_parameters.first_item,
+        limit=pagination_parameters.page_size,
+    )
+    pagination_parameters.item_count = page.total
+    return page.items
+
+
+@blp.post("")
+@blp.arguments(ListingWriteSchema)
+@blp.response(201, ListingSchema)
+@blp.doc(**BEARER_DOC)
+def create_listing(data):
+    """Post a listing (partner). It waits for review unless the organization is verified."""
+    return use_cases.create_listing(kindred().uow(), current_caller(), json_safe_schedule(data))
+
+
+@blp.get("/<int:listing_id>")
+@blp.response(200, ListingSchema)
+@blp.doc(**BEARER_DOC)
+def get_listing(listing_id):
+    """One listing: its partner sees it in any status, others only while it is active."""
+    return use_cases.get_listing(kindred().uow(), current_caller(), listing_id)
+
+
+@blp.patch("/<int:listing_id>")
+@blp.arguments(ListingUpdateSchema(partial=True))
+@blp.response(200, ListingSchema)
+@blp.doc(**BEARER_DOC)
+def update_listing(changes, listing_id):
+    """Edit, submit, pause, resume or close your own listing (partner)."""
+    return use_cases.update_listing(
+        kindred().uow(), current_caller(), listing_id, json_safe_schedule(changes)
+    )
+
+
+@blp.delete("/<int:listing_id>")
+@blp.response(204)
+@blp.doc(**BEARER_DOC)
+def close_listing(listing_id):
+    """Close your own listing (partner). The record stays for members' history."""
+    use_cases.close_listing(kindred().uow(), current_caller(), listing_id)
+
+
+@blp.post("/<int:listing_id>/review")
+@blp.arguments(ReviewSchema)
+@blp.response(200, ListingSchema)
+@blp.doc(**BEARER_DOC)
+def review_listing(data, listing_id):
+    """Approve or reject a pending listing, with a reason (coordinator)."""
+    return use_cases.review_listing(
+        kindred().uow(),
+        current_caller(),
+        listing_id,
+        approve=data["decision"] == "approve",
+        reason=data.get("reason"),
+    )

@@ -1,0 +1,214 @@
+"""Members: open sign-up and everything about "me". Nobody else ever reads these fields."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from service.api.auth import BEARER_DOC, current_caller, kindred
+from service.api.fields import (
+    AVAILABILITY_SLOTS,
+    StrictSchema,
+    TimeZoneName,
+    bounded_list,
+    clock_time,
+    enum,
+    language_list,
+    latitude,
+    longitude,
+    tag_list,
+    text,
+)
+from service.domain.vocabulary import Attendance, Channel, GroupSize, Pace, Structure, Weekday
+from service.services import members as use_cases
+
+blp = Blueprint(
+    "members",
+    __name__,
+    url_prefix="/api/v1/members",
+    description="Member sign-up, profile, consents, export and erasure",
+)
+
+
+class ConsentsSchema(StrictSchema):
+    matching = fields.Boolean(
+        required=True, metadata={"description": "May kindred use this profile to suggest groups?"}
+    )
+    peer_introductions = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "May kindred suggest this member to other members with shared values?"
+        },
+    )
+
+
+class ProfileFields(StrictSchema):
+    display_name = text(60, required=True, metadata={"description": "What peers will see"})
+    interests = tag_list(load_default=list)
+    interests_text = text(
+        1000,
+        min_length=0,
+        load_default="",
+        metadata={"description": "In your own words: what you enjoy or would like to try"},
+    )
+    causes = tag_list(
+        load_default=list, metadata={"description": "Causes and values you care about"}
+    )
+    lat = latitude()
+    lon = longitude()
+    area = text(80, allow_none=True)
+    travel_radius_km = fields.Float(validate=validate.Range(min=0.5, max=100), load_default=5.0)
+    availability = bounded_list(
+        fields.String(validate=validate.OneOf(AVAILABILITY_SLOTS)),
+        21,
+        load_default=list,
+        metadata={"description": "Free parts of the week, e.g. sat_morning, wed_evening"},
+    )
+    attendance = enum(Attendance, load_default=Attendance.IN_PERSON)
+    languages = language_list(load_default=lambda: ["en"])
+    comfort_group_size = enum(GroupSize, load_default=GroupSize.SMALL)
+    comfort_structure = enum(Structure, load_default=Structure.STRUCTURED)
+    comfort_pace = enum(Pace, load_default=Pace.LOW_KEY)
+    start_slowly = fields.Boolean(
+        load_default=False, metadata={"description": "Begin with small, low-key, structured groups"}
+    )
+    notify_channels = bounded_list(
+        enum(Channel),
+        2,
+        min_items=1,
+        load_default=lambda: [Channel.IN_APP],
+    )
+    digest_day = enum(Weekday, load_default=Weekday.SUN)
+    quiet_hours_start = clock_time(load_default="21:00")
+    quiet_hours_end = clock_time(load_default="08:00")
+    timezone = TimeZoneName(validate=validate.Length(max=64), load_default="UTC")
+    max_notifications_per_week = fields.Integer(
+        validate=validate.Range(min=0, max=14), load_default=3
+    )
+
+
+class SignUpSchema(ProfileFields):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    consents = fields.Nested(
+        ConsentsSchema,
+        metadata={"description": "Nothing is assumed: omitted consents are not given"},
+    )
+
+
+class ProfileUpdateSchema(ProfileFields):
+    email = fields.Email(validate=validate.Length(max=254))
+
+
+class ConsentStateSchema(Schema):
+    granted = fields.Boolean()
+    changed_at = fields.DateTime(allow_none=True)
+
+
+class ProfileSchema(Schema):
+    """The member's own view. Comfort, consents and email appear here and nowhere else."""
+
+    id = fields.Integer()
+    display_name = fields.String()
+    email = fields.String()
+    interests = fields.List(fields.String())
+    interests_text = fields.String()
+    causes = fields.List(fields.String())
+    lat = fields.Float(allow_none=True)
+    lon = fields.Float(allow_none=True)
+    area = fields.String(allow_none=True)
+    travel_radius_km = fields.Float()
+    availability = fields.List(fields.String())
+    attendance = enum(Attendance)
+    languages = fields.List(fields.String())
+    comfort_group_size = enum(GroupSize)
+    comfort_structure = enum(Structure)
+    comfort_pace = enum(Pace)
+    start_slowly = fields.Boolean()
+    notify_channels = fields.List(fields.String())
+    digest_day = enum(Weekday)
+    quiet_hours_start = fields.String()
+    quiet_hours_end = fields.String()
+    timezone = fields.String()
+    max_notifications_per_week = fields.Integer()
+    consents = fields.Dict(keys=fields.String(), values=fields.Nested(ConsentStateSchema))
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class SignedUpSchema(Schema):
+    id = fields.Integer()
+    token = fields.String(metadata={"description": "The member's bearer token, shown once"})
+    profile = fields.Nested(ProfileSchema)
+
+
+class ConsentRecordSchema(Schema):
+    purpose = fields.String()
+    granted = fields.Boolean()
+    recorded_at = fields.DateTime()
+
+
+class ExportSchema(Schema):
+    exported_at = fields.DateTime()
+    profile = fields.Nested(ProfileSchema)
+    consent_history = fields.List(fields.Nested(ConsentRecordSchema))
+
+
+def _json_safe(data: dict) -> dict:
+    if "notify_channels" in data:
+        data["notify_channels"] = sorted({channel.value for channel in data["notify_channels"]})
+    if "availability" in data:
+        data["availability"] = sorted(set(data["availability"]))
+    if "languages" in data:
+        data["languages"] = list(dict.fromkeys(data["languages"]))
+    return data
+
+
+@blp.post("")
+@blp.arguments(SignUpSchema)
+@blp.response(201, SignedUpSchema)
+def sign_up(data):
+    """Create a member profile (open). Returns the member's token once: keep it."""
+    signed_up = use_cases.sign_up(kindred().uow(), _json_safe(data))
+    return {"id": signed_up.member.id, "token": signed_up.token, "profile": signed_up.member}
+
+
+@blp.get("/me")
+@blp.response(200, ProfileSchema)
+@blp.doc(**BEARER_DOC)
+def get_me():
+    """Your own profile, including private fields."""
+    return use_cases.get_me(kindred().uow(), current_caller())
+
+
+@blp.patch("/me")
+@blp.arguments(ProfileUpdateSchema(partial=True))
+@blp.response(200, ProfileSchema)
+@blp.doc(**BEARER_DOC)
+def update_me(changes):
+    """Change any part of your profile."""
+    return use_cases.update_me(kindred().uow(), current_caller(), _json_safe(changes))
+
+
+@blp.delete("/me")
+@blp.response(204)
+@blp.doc(**BEARER_DOC)
+def erase_me():
+    """Erase your account and everything kindred holds about you. This cannot be undone."""
+    use_cases.erase_me(kindred().uow(), current_caller())
+
+
+@blp.get("/me/export")
+@blp.response(200, ExportSchema)
+@blp.doc(**BEARER_DOC)
+def export_me():
+    """Everything kindred holds about you, as JSON."""
+    return use_cases.export_me(kindred().uow(), current_caller())
+
+
+@blp.put("/me/consents")
+@blp.arguments(ConsentsSchema)
+@blp.response(200, ProfileSchema)
+@blp.doc(**BEARER_DOC)
+def set_consents(data):
+    """Give or withdraw each consent; each change is recorded with its time."""
+    return use_cases.set_consents(kindred().uow(), current_caller(), data)

@@ -1,0 +1,127 @@
+"""Partner organizations and their API keys."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from service.api.auth import BEARER_DOC, current_caller, kindred
+from service.api.fields import StrictSchema, text
+from service.services import organizations as use_cases
+
+blp = Blueprint(
+    "organizations",
+    __name__,
+    url_prefix="/api/v1/organizations",
+    description="Partner organizations (coordinators create them) and their API keys",
+)
+
+
+class OrganizationCreateSchema(StrictSchema):
+    name = text(120, min_length=2, required=True)
+    contact_email = fields.Email(required=True, validate=validate.Length(max=254))
+    website = fields.URL(
+        schemes={"http", "https"}, validate=validate.Length(max=300), allow_none=True
+    )
+    verified = fields.Boolean(load_default=False)
+
+
+class OrganizationUpdateSchema(OrganizationCreateSchema):
+    class Meta(StrictSchema.Meta):
+        pass
+
+
+class OrganizationSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    contact_email = fields.String()
+    website = fields.String(allow_none=True)
+    verified = fields.Boolean()
+    created_at = fields.DateTime()
+
+
+class ApiKeySchema(Schema):
+    id = fields.Integer()
+    label = fields.String(allow_none=True)
+    prefix = fields.String(metadata={"description": "First characters, to tell keys apart"})
+    created_at = fields.DateTime()
+    last_used_at = fields.DateTime(allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
+
+
+class NewApiKeySchema(ApiKeySchema):
+    secret = fields.String(metadata={"description": "Shown once; only a hash is kept"})
+
+
+class NewKeyRequestSchema(StrictSchema):
+    label = text(80, allow_none=True)
+
+
+class OrganizationCreatedSchema(Schema):
+    organization = fields.Nested(OrganizationSchema)
+    api_key = fields.Nested(NewApiKeySchema)
+
+
+@blp.post("")
+@blp.arguments(OrganizationCreateSchema)
+@blp.response(201, OrganizationCreatedSchema)
+@blp.doc(**BEARER_DOC)
+def create_organization(data):
+    """Register a partner organization and issue its first API key (coordinator)."""
+    organization, new_key = use_cases.create_organization(kindred().uow(), current_caller(), data)
+    return {"organization": organization, "api_key": new_key}
+
+
+@blp.get("")
+@blp.response(200, OrganizationSchema(many=True))
+@blp.doc(**BEARER_DOC)
+def list_organizations():
+    """All partner organizations (coordinator)."""
+    return use_cases.list_organizations(kindred().uow(), current_caller())
+
+
+@blp.get("/<int:organization_id>")
+@blp.response(200, OrganizationSchema)
+@blp.doc(**BEARER_DOC)
+def get_organization(organization_id):
+    """One organization: a coordinator, or the organization's own key."""
+    return use_cases.get_organization(kindred().uow(), current_caller(), organization_id)
+
+
+@blp.patch("/<int:organization_id>")
+@blp.arguments(OrganizationUpdateSchema(partial=True))
+@blp.response(200, OrganizationSchema)
+@blp.doc(**BEARER_DOC)
+def update_organization(changes, organization_id):
+    """Edit contact details (the organization or a coordinator); only a coordinator verifies."""
+    return use_cases.update_organization(
+        kindred().uow(), current_caller(), organization_id, changes
+    )
+
+
+@blp.get("/<int:organization_id>/keys")
+@blp.response(200, ApiKeySchema(many=True))
+@blp.doc(**BEARER_DOC)
+def list_keys(organization_id):
+    """The organization's keys, without their secrets."""
+    return use_cases.list_keys(kindred().uow(), current_caller(), organization_id)
+
+
+@blp.post("/<int:organization_id>/keys")
+@blp.arguments(NewKeyRequestSchema)
+@blp.response(201, NewApiKeySchema)
+@blp.doc(**BEARER_DOC)
+def issue_key(data, organization_id):
+    """Issue another key (for rotation): its secret is in this answer and nowhere else."""
+    new_key = use_cases.issue_key(
+        kindred().uow(), current_caller(), organization_id, data.get("label")
+    )
+    return new_key
+
+
+@blp.delete("/<int:organization_id>/keys/<int:key_id>")
+@blp.response(204)
+@blp.doc(**BEARER_DOC)
+def revoke_key(organization_id, key_id):
+    """Revoke a key: it stops working at once."""
+    use_cases.revoke_key(kindred().uow(), current_caller(), organization_id, key_id)

@@ -1,0 +1,47 @@
+"""The one place that wires kindred's parts together: database, Redis, unit of work.
+
+The API, the CLI, workers and tests all build their dependencies here, so a test can swap a part
+without patching.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.adapters.database import make_engine, make_session_factory
+from service.adapters.redis_connection import connect
+from service.config import Settings
+from service.services.unit_of_work import UnitOfWork
+
+
+@dataclass
+class Kindred:
+    settings: Settings
+    engine: sa.Engine
+    session_factory: sessionmaker[Session]
+    _redis: redis.Redis | None = None
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.session_factory)
+
+    @property
+    def redis(self) -> redis.Redis:
+        # Connected on first use: importing or building the app never opens a connection.
+        if self._redis is None:
+            self._redis = connect(self.settings.redis_url, self.settings.var_dir)
+        return self._redis
+
+    def close(self) -> None:
+        self.engine.dispose()
+        if self._redis is not None:
+            self._redis.close()
+
+
+def bootstrap(settings: Settings | None = None) -> Kindred:
+    settings = settings or Settings.from_env()
+    engine = make_engine(settings.database_url)
+    return Kindred(settings=settings, engine=engine, session_factory=make_session_factory(engine))

@@ -1,0 +1,186 @@
+"""The `kindred` command: database, demo data, imports, and the processes of the service."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from service.bootstrap import bootstrap
+from service.config import Settings
+
+log = logging.getLogger("kindred.cli")
+
+
+@click.group()
+def main() -> None:
+    """kindred: a few good groups and peers with shared values."""
+    logging.basicConfig(
+        level=os.environ.get("KINDRED_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION."""
+    from service.adapters.migrations import upgrade
+
+    upgrade(Settings.from_env().database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Undo migrations down to REVISION (e.g. base)."""
+    from service.adapters.migrations import downgrade
+
+    downgrade(Settings.from_env().database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@main.command("seed-demo")
+@click.option("--members", "member_count", default=300, show_default=True)
+@click.option("--listings", "listing_count", default=60, show_default=True)
+@click.option("--if-empty", is_flag=True, help="Do nothing if the database has data already.")
+def seed_demo_command(member_count: int, listing_count: int, if_empty: bool) -> None:
+    """Fill the database with invented demo organizations, listings and members."""
+    from service.demo.seed import credentials_path, is_seeded, seed_demo
+
+    kindred = bootstrap()
+    if is_seeded(kindred):
+        if if_empty:
+            click.echo("demo data: database already has data, nothing added")
+            return
+        raise click.ClickException("the database already has data; seed-demo wants it empty")
+    seed_demo(kindred, member_count=member_count, listing_count=listing_count)
+    click.echo(f"demo data added; credentials in {credentials_path(kindred)}")
+
+
+@main.command("create-coordinator")
+@click.option("--email", required=True)
+@click.option("--name", "display_name", required=True)
+@click.password_option()
+def create_coordinator_command(email: str, display_name: str, password: str) -> None:
+    """Create a coordinator account; prints its API token once."""
+    from service.services.coordinators import create_coordinator
+
+    account = create_coordinator(bootstrap().uow(), email, display_name, password)
+    click.echo(f"coordinator {account.coordinator.id} created. API token (shown once):")
+    click.echo(account.token)
+
+
+@main.command("import-listings")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--org", "org_name", required=True, help="Organization that will own the listings.")
+@click.option("--create-org", is_flag=True, help="Create the organization if it does not exist.")
+@click.option(
+    "--show-skipped", default=20, show_default=True, help="How many skipped rows to list."
+)
+def import_listings_command(csv_file: Path, org_name: str, create_org: bool, show_skipped: int):
+    """Load listings from a CSV shaped like NYC Open Data's volunteer opportunities."""
+    from tqdm import tqdm
+
+    from service.domain.errors import DomainError
+    from service.importing.nyc_volunteer import import_rows, read_rows
+    from service.services.importer_setup import owner_for_import
+
+    kindred = bootstrap()
+    try:
+        partner = owner_for_import(kindred.uow(), org_name, create_org)
+    except DomainError as error:
+        raise click.ClickException(error.message) from error
+    rows = list(read_rows(csv_file))
+    with tqdm(total=len(rows), desc="rows", file=sys.stderr) as progress:
+        report = import_rows(kindred.uow, partner, rows, progress)
+    click.echo(
+        f"loaded {report.loaded}, already imported {report.already_imported}, "
+        f"skipped {len(report.skipped)} of {len(rows)} rows"
+    )
+    for reason, count in report.skipped_by_reason.most_common():
+        click.echo(f"  skipped {count}: {reason}")
+    for line_number, reason in report.skipped[:show_skipped]:
+        click.echo(f"  line {line_number}: {reason}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes")
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the API and pages under gunicorn."""
+    os.execvp(
+        sys.executable, [sys.executable, "-m", "gunicorn", *gunicorn_args(host, port, workers)]
+    )
+
+
+def gunicorn_args(host: str, port: int, workers: int) -> list[str]:
+    return [
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--access-logfile",
+        "-",
+        "--graceful-timeout",
+        "20",
+        "service.app:create_app()",
+    ]
+
+
+@main.command()
+@click.option("--queue", "queue_names", multiple=True, help="Queues to serve (default: all).")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+def worker(queue_names: tuple[str, ...], burst: bool) -> None:
+    """Run an RQ worker (warm shutdown on SIGTERM)."""
+    from workers.queues import ALL_QUEUES
+    from workers.worker import build_worker
+
+    kindred = bootstrap()
+    build_worker(kindred.redis, queue_names or ALL_QUEUES).work(burst=burst, with_scheduler=False)
+
+
+@main.command()
+def scheduler() -> None:
+    """Run the periodic scheduler (registry cleanup, and later weekly re-matching)."""
+    from workers.scheduler import build_scheduler
+
+    build_scheduler(bootstrap().redis).start()
+
+
+@main.command()
+@click.option(
+    "--port", default=lambda: int(os.environ.get("KINDRED_PORT", 5000)), show_default="5000"
+)
+@click.option("--no-seed", is_flag=True, help="Do not add demo data to an empty database.")
+def run(port: int, no_seed: bool) -> None:
+    """Everything on one machine: migrations, demo data, API, worker and scheduler."""
+    from service.supervisor import run_all
+
+    sys.exit(run_all(port=port, seed=not no_seed))
+
+
+@main.command("demo-credentials")
+def demo_credentials() -> None:
+    """Print the demo logins and tokens written by seed-demo."""
+    from service.demo.seed import credentials_path
+
+    path = credentials_path(bootstrap())
+    if not path.exists():
+        raise click.ClickException("no demo data yet: run `kindred seed-demo`")
+    click.echo(json.dumps(json.loads(path.read_text()), indent=2))
+
+
+if __name__ == "__main__":
+    main()

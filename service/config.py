@@ -1,0 +1,69 @@
+"""Settings read from the environment, with embedded defaults for a laptop.
+
+Everything has a default so that `make run` works on a fresh machine: SQLite and an embedded Redis
+in ``./var/``, and a secret key generated once into ``./var/secret_key``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+EMBEDDED_REDIS = "embedded"
+
+
+def _var_dir() -> Path:
+    return Path(os.environ.get("KINDRED_VAR_DIR", "var")).resolve()
+
+
+def _secret_key(var_dir: Path) -> str:
+    """The SECRET_KEY from the environment, else one generated once and kept in var/."""
+    from_env = os.environ.get("SECRET_KEY")
+    if from_env:
+        return from_env
+    path = var_dir / "secret_key"
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        # Written with owner-only permissions: anyone who reads it can forge sessions.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    redis_url: str
+    secret_key: str
+    var_dir: Path
+    max_body_bytes: int = 64 * 1024
+    max_page_size: int = 100
+    default_page_size: int = 20
+    log_level: str = "INFO"
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        var_dir = _var_dir()
+        return cls(
+            database_url=os.environ.get("DATABASE_URL") or f"sqlite:///{var_dir / 'kindred.db'}",
+            redis_url=os.environ.get("REDIS_URL") or EMBEDDED_REDIS,
+            secret_key=_secret_key(var_dir),
+            var_dir=var_dir,
+            max_body_bytes=_int("KINDRED_MAX_BODY_BYTES", 64 * 1024),
+            max_page_size=_int("KINDRED_MAX_PAGE_SIZE", 100),
+            default_page_size=_int("KINDRED_DEFAULT_PAGE_SIZE", 20),
+            log_level=os.environ.get("KINDRED_LOG_LEVEL", "INFO"),
+        )
+
+    @property
+    def uses_embedded_redis(self) -> bool:
+        return self.redis_url == EMBEDDED_REDIS

@@ -1,0 +1,1 @@
+"""Entities' vocabulary, rules and errors. Imports no framework: no Flask, no SQLAlchemy."""

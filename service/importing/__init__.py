@@ -1,0 +1,1 @@
+"""Bulk doors into kindred: files that become listings through the same rules as the API."""

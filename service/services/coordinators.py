@@ -1,0 +1,62 @@
+"""Coordinator accounts: a password for the dashboard, a bearer token for the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
+
+from service.adapters.orm import Coordinator
+from service.domain.credentials import Role, issue_secret
+from service.domain.errors import Conflict, NotAuthenticated
+from service.services.unit_of_work import UnitOfWork
+
+_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True)
+class CoordinatorAccount:
+    coordinator: Coordinator
+    token: str
+
+
+def create_coordinator(
+    uow: UnitOfWork, email: str, display_name: str, password: str
+) -> CoordinatorAccount:
+    secret = issue_secret(Role.COORDINATOR)
+    with uow:
+        if uow.coordinators.by_email(email):
+            raise Conflict(
+                "a coordinator with this email exists", {"email": ["already registered"]}
+            )
+        coordinator = Coordinator(
+            email=email,
+            display_name=display_name,
+            password_hash=_hasher.hash(password),
+            token_hash=secret.hash,
+        )
+        uow.coordinators.add(coordinator)
+        uow.commit()
+        return CoordinatorAccount(coordinator=coordinator, token=secret.plaintext)
+
+
+def rotate_token(uow: UnitOfWork, email: str, password: str) -> CoordinatorAccount:
+    """A new API token for a coordinator who proves their password; the old token stops working."""
+    secret = issue_secret(Role.COORDINATOR)
+    with uow:
+        coordinator = check_password(uow, email, password)
+        coordinator.token_hash = secret.hash
+        uow.commit()
+        return CoordinatorAccount(coordinator=coordinator, token=secret.plaintext)
+
+
+def check_password(uow: UnitOfWork, email: str, password: str) -> Coordinator:
+    coordinator = uow.coordinators.by_email(email)
+    try:
+        if coordinator is None:
+            raise VerificationError
+        _hasher.verify(coordinator.password_hash, password)
+    except VerificationError as error:
+        raise NotAuthenticated("wrong email or password") from error
+    return coordinator

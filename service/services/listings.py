@@ -1,0 +1,151 @@
+"""Listings: partners post and change their own; coordinators review; members read live ones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from service.adapters.orm import Listing, ListingTag, utcnow
+from service.adapters.repositories import ListingFilter, replace_tags
+from service.domain import listings as rules
+from service.domain.credentials import Principal, Role
+from service.domain.errors import Forbidden, NotFound
+from service.domain.vocabulary import ListingStatus
+from service.services.auth import require_role
+from service.services.unit_of_work import UnitOfWork
+
+TAG_FIELDS = {"interests": "interest", "causes": "cause"}
+ALL_STATUSES = tuple(ListingStatus)
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Listing]
+    total: int
+
+
+def create_listing(uow: UnitOfWork, caller: Principal, data: dict) -> Listing:
+    require_role(caller, Role.PARTNER)
+    data = dict(data)
+    with uow:
+        organization = uow.organizations.get(caller.subject_id)
+        status = rules.initial_status(data.pop("status", None), organization.verified)
+        tags = {field: data.pop(field, []) for field in TAG_FIELDS}
+        listing = Listing(organization_id=organization.id, organization=organization, **data)
+        rules.check_place(listing.is_virtual, listing.lat, listing.lon, listing.area)
+        _set_tags(listing, tags)
+        _set_status(listing, status, caller)
+        uow.listings.add(listing)
+        uow.commit()
+        return listing
+
+
+def create_listing_once(uow: UnitOfWork, caller: Principal, data: dict) -> Listing | None:
+    """Create a listing unless this organization already has one from the same source row."""
+    with uow:
+        if uow.listings.by_source_ref(caller.subject_id, data["source_ref"]):
+            return None
+    return create_listing(uow, caller, data)
+
+
+def get_listing(uow: UnitOfWork, caller: Principal, listing_id: int) -> Listing:
+    with uow:
+        return _visible_listing(uow, caller, listing_id)
+
+
+def search_listings(
+    uow: UnitOfWork, caller: Principal, filters: ListingFilter, offset: int, limit: int
+) -> Page:
+    filters = _restrict_to_visible(caller, filters)
+    with uow:
+        items, total = uow.listings.search(filters, offset, limit)
+        return Page(items=items, total=total)
+
+
+def update_listing(uow: UnitOfWork, caller: Principal, listing_id: int, changes: dict) -> Listing:
+    require_role(caller, Role.PARTNER)
+    changes = dict(changes)
+    with uow:
+        listing = _own_listing(uow, caller, listing_id)
+        verified = listing.organization.verified
+        requested_status = changes.pop("status", None)
+        tags = {field: changes.pop(field) for field in TAG_FIELDS if field in changes}
+        changed = {name for name, value in changes.items() if getattr(listing, name) != value}
+        changed |= {
+            name for name, values in tags.items() if getattr(listing, name) != sorted(values)
+        }
+        status = rules.status_after_edit(listing.status, changed, verified)
+        for name, value in changes.items():
+            setattr(listing, name, value)
+        _set_tags(listing, tags)
+        rules.check_place(listing.is_virtual, listing.lat, listing.lon, listing.area)
+        if requested_status is not None:
+            status = rules.partner_transition(status, requested_status, verified)
+        _set_status(listing, status, caller)
+        uow.commit()
+        return listing
+
+
+def close_listing(uow: UnitOfWork, caller: Principal, listing_id: int) -> None:
+    """Closing keeps the row: members' past suggestions and attendance still point at it."""
+    require_role(caller, Role.PARTNER)
+    with uow:
+        listing = _own_listing(uow, caller, listing_id)
+        _set_status(listing, ListingStatus.CLOSED, caller)
+        uow.commit()
+
+
+def review_listing(
+    uow: UnitOfWork, caller: Principal, listing_id: int, approve: bool, reason: str | None
+) -> Listing:
+    require_role(caller, Role.COORDINATOR)
+    with uow:
+        listing = _visible_listing(uow, caller, listing_id)
+        _set_status(listing, rules.review_outcome(listing.status, approve), caller)
+        listing.review_note = reason
+        uow.commit()
+        return listing
+
+
+def _set_status(listing: Listing, status: ListingStatus, caller: Principal) -> None:
+    if listing.status == status:
+        return
+    listing.status = status
+    listing.status_changed_by = caller.label
+    listing.status_changed_at = utcnow()
+
+
+def _set_tags(listing: Listing, tags: dict[str, list[str]]) -> None:
+    for field, values in tags.items():
+        replace_tags(listing, ListingTag, TAG_FIELDS[field], values)
+
+
+def _restrict_to_visible(caller: Principal, filters: ListingFilter) -> ListingFilter:
+    """Partners see only their own listings; members only live ones; coordinators all."""
+    from dataclasses import replace
+
+    if caller.role is Role.PARTNER:
+        return replace(filters, organization_id=caller.subject_id)
+    if caller.role is Role.MEMBER:
+        if filters.statuses and set(filters.statuses) != {ListingStatus.ACTIVE}:
+            raise Forbidden("members can list active listings only")
+        return replace(filters, statuses=(ListingStatus.ACTIVE,))
+    return filters
+
+
+def _visible_listing(uow: UnitOfWork, caller: Principal, listing_id: int) -> Listing:
+    listing = uow.listings.get(listing_id)
+    visible = listing is not None and (
+        caller.role is Role.COORDINATOR
+        or (caller.role is Role.PARTNER and listing.organization_id == caller.subject_id)
+        or (caller.role is Role.MEMBER and listing.status is ListingStatus.ACTIVE)
+    )
+    if not visible:
+        raise NotFound("no such listing")
+    return listing
+
+
+def _own_listing(uow: UnitOfWork, caller: Principal, listing_id: int) -> Listing:
+    listing = uow.listings.get(listing_id)
+    if listing is None or listing.organization_id != caller.subject_id:
+        raise NotFound("no such listing")
+    return listing

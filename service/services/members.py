@@ -1,0 +1,124 @@
+"""Members: open sign-up, their own profile, consents, export and erasure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+
+from service.adapters.orm import ConsentRecord, Member, MemberTag, utcnow
+from service.adapters.repositories import replace_tags
+from service.domain.credentials import Principal, Role, issue_secret
+from service.domain.errors import Conflict, NotFound
+from service.domain.vocabulary import Consent
+from service.services.auth import require_role
+from service.services.unit_of_work import UnitOfWork
+
+TAG_FIELDS = {"interests": "interest", "causes": "cause"}
+CONSENT_COLUMNS = {
+    Consent.MATCHING: ("consent_matching", "consent_matching_at"),
+    Consent.PEER_INTRODUCTIONS: ("consent_peer_introductions", "consent_peer_introductions_at"),
+}
+
+
+@dataclass(frozen=True)
+class SignedUp:
+    member: Member
+    token: str
+
+
+def sign_up(uow: UnitOfWork, data: dict) -> SignedUp:
+    data = dict(data)
+    consents = data.pop("consents", {})
+    tags = {field: data.pop(field, []) for field in TAG_FIELDS}
+    secret = issue_secret(Role.MEMBER)
+    with uow:
+        if uow.members.by_email(data["email"]):
+            raise Conflict("this email already has an account", {"email": ["already registered"]})
+        member = Member(token_hash=secret.hash, **data)
+        _set_tags(member, tags)
+        # Consent is never assumed: only what the member ticked is recorded as given.
+        _record_consents(member, {Consent(k): v for k, v in consents.items()})
+        uow.members.add(member)
+        _commit_unique_email(uow)
+        return SignedUp(member=member, token=secret.plaintext)
+
+
+def get_me(uow: UnitOfWork, caller: Principal) -> Member:
+    with uow:
+        return _me(uow, caller)
+
+
+def update_me(uow: UnitOfWork, caller: Principal, changes: dict) -> Member:
+    changes = dict(changes)
+    tags = {field: changes.pop(field) for field in TAG_FIELDS if field in changes}
+    with uow:
+        member = _me(uow, caller)
+        for name, value in changes.items():
+            setattr(member, name, value)
+        _set_tags(member, tags)
+        member.last_active_at = utcnow()
+        _commit_unique_email(uow)
+        return member
+
+
+def set_consents(uow: UnitOfWork, caller: Principal, consents: dict[str, bool]) -> Member:
+    with uow:
+        member = _me(uow, caller)
+        _record_consents(member, {Consent(k): v for k, v in consents.items()})
+        uow.commit()
+        return member
+
+
+def erase_me(uow: UnitOfWork, caller: Principal) -> None:
+    """Erasure deletes the member row; tags and consent history go with it (ON DELETE CASCADE)."""
+    with uow:
+        uow.members.delete(_me(uow, caller))
+        uow.commit()
+
+
+def export_me(uow: UnitOfWork, caller: Principal) -> dict:
+    with uow:
+        member = _me(uow, caller)
+        return {
+            "exported_at": utcnow(),
+            "profile": member,
+            "consent_history": list(member.consent_records),
+        }
+
+
+def _me(uow: UnitOfWork, caller: Principal) -> Member:
+    require_role(caller, Role.MEMBER)
+    member = uow.members.get(caller.subject_id)
+    if member is None:  # erased while the token was still in a client
+        raise NotFound("no such member")
+    return member
+
+
+def _set_tags(member: Member, tags: dict[str, list[str]]) -> None:
+    for field, values in tags.items():
+        replace_tags(member, MemberTag, TAG_FIELDS[field], values)
+
+
+def _record_consents(member: Member, consents: dict[Consent, bool]) -> None:
+    """Change the current consent and append to the history, only where something changed."""
+    now = utcnow()
+    for purpose, granted in consents.items():
+        flag, changed_at = CONSENT_COLUMNS[purpose]
+        if getattr(member, flag) == granted and getattr(member, changed_at) is not None:
+            continue
+        setattr(member, flag, granted)
+        setattr(member, changed_at, now)
+        member.consent_records.append(
+            ConsentRecord(purpose=purpose, granted=granted, recorded_at=now)
+        )
+
+
+def _commit_unique_email(uow: UnitOfWork) -> None:
+    try:
+        uow.commit()
+    except IntegrityError as error:
+        uow.session.rollback()
+        raise Conflict(
+            "this email already has an account", {"email": ["already registered"]}
+        ) from error
