@@ -6,11 +6,13 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
-from service.bootstrap import bootstrap
+from service.bootstrap import Kindred, bootstrap
 from service.config import Settings
 
 log = logging.getLogger("kindred.cli")
@@ -23,6 +25,16 @@ def main() -> None:
         level=os.environ.get("KINDRED_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+
+
+@contextmanager
+def wired() -> Iterator[Kindred]:
+    """The wired service for one command, with its connections closed afterwards."""
+    kindred = bootstrap()
+    try:
+        yield kindred
+    finally:
+        kindred.close()
 
 
 @main.group()
@@ -58,14 +70,14 @@ def seed_demo_command(member_count: int, listing_count: int, if_empty: bool) -> 
     """Fill the database with invented demo organizations, listings and members."""
     from service.demo.seed import credentials_path, is_seeded, seed_demo
 
-    kindred = bootstrap()
-    if is_seeded(kindred):
-        if if_empty:
-            click.echo("demo data: database already has data, nothing added")
-            return
-        raise click.ClickException("the database already has data; seed-demo wants it empty")
-    seed_demo(kindred, member_count=member_count, listing_count=listing_count)
-    click.echo(f"demo data added; credentials in {credentials_path(kindred)}")
+    with wired() as kindred:
+        if is_seeded(kindred):
+            if if_empty:
+                click.echo("demo data: database already has data, nothing added")
+                return
+            raise click.ClickException("the database already has data; seed-demo wants it empty")
+        seed_demo(kindred, member_count=member_count, listing_count=listing_count)
+        click.echo(f"demo data added; credentials in {credentials_path(kindred)}")
 
 
 @main.command("create-coordinator")
@@ -76,7 +88,8 @@ def create_coordinator_command(email: str, display_name: str, password: str) -> 
     """Create a coordinator account; prints its API token once."""
     from service.services.coordinators import create_coordinator
 
-    account = create_coordinator(bootstrap().uow(), email, display_name, password)
+    with wired() as kindred:
+        account = create_coordinator(kindred.uow(), email, display_name, password)
     click.echo(f"coordinator {account.coordinator.id} created. API token (shown once):")
     click.echo(account.token)
 
@@ -96,14 +109,14 @@ def import_listings_command(csv_file: Path, org_name: str, create_org: bool, sho
     from service.importing.nyc_volunteer import import_rows, read_rows
     from service.services.importer_setup import owner_for_import
 
-    kindred = bootstrap()
-    try:
-        partner = owner_for_import(kindred.uow(), org_name, create_org)
-    except DomainError as error:
-        raise click.ClickException(error.message) from error
     rows = list(read_rows(csv_file))
-    with tqdm(total=len(rows), desc="rows", file=sys.stderr) as progress:
-        report = import_rows(kindred.uow, partner, rows, progress)
+    with wired() as kindred:
+        try:
+            partner = owner_for_import(kindred.uow(), org_name, create_org)
+        except DomainError as error:
+            raise click.ClickException(error.message) from error
+        with tqdm(total=len(rows), desc="rows", file=sys.stderr) as progress:
+            report = import_rows(kindred.uow, partner, rows, progress)
     click.echo(
         f"loaded {report.loaded}, already imported {report.already_imported}, "
         f"skipped {len(report.skipped)} of {len(rows)} rows"
@@ -147,8 +160,10 @@ def worker(queue_names: tuple[str, ...], burst: bool) -> None:
     from workers.queues import ALL_QUEUES
     from workers.worker import build_worker
 
-    kindred = bootstrap()
-    build_worker(kindred.redis, queue_names or ALL_QUEUES).work(burst=burst, with_scheduler=False)
+    with wired() as kindred:
+        build_worker(kindred.redis, queue_names or ALL_QUEUES).work(
+            burst=burst, with_scheduler=False
+        )
 
 
 @main.command()
@@ -156,7 +171,8 @@ def scheduler() -> None:
     """Run the periodic scheduler (registry cleanup, and later weekly re-matching)."""
     from workers.scheduler import build_scheduler
 
-    build_scheduler(bootstrap().redis).start()
+    with wired() as kindred:
+        build_scheduler(kindred.redis).start()
 
 
 @main.command()
@@ -176,7 +192,8 @@ def demo_credentials() -> None:
     """Print the demo logins and tokens written by seed-demo."""
     from service.demo.seed import credentials_path
 
-    path = credentials_path(bootstrap())
+    with wired() as kindred:
+        path = credentials_path(kindred)
     if not path.exists():
         raise click.ClickException("no demo data yet: run `kindred seed-demo`")
     click.echo(json.dumps(json.loads(path.read_text()), indent=2))

@@ -77,13 +77,22 @@ class ImportReport:
 
 
 def read_rows(path: Path) -> Iterator[tuple[int, dict]]:
+    """(line where the record starts, cleaned row) for each record of the file."""
     # errors="replace": a stray byte in one summary should not stop the whole import.
     with path.open(newline="", encoding="utf-8", errors="replace") as handle:
-        for line_number, row in enumerate(csv.DictReader(handle), start=2):
+        reader = csv.DictReader(handle)
+        start_line = 2  # line 1 is the header; quoted cells may span several lines
+        for row in reader:
+            # Extra cells beyond the header land under the key None: they are not ours to read.
             yield (
-                line_number,
-                {(key or "").strip(): (value or "").strip() for key, value in row.items()},
+                start_line,
+                {
+                    key.strip(): (value or "").strip()
+                    for key, value in row.items()
+                    if isinstance(key, str)
+                },
             )
+            start_line = reader.line_num + 1
 
 
 def row_to_listing(row: dict) -> dict:

@@ -13,6 +13,9 @@ from service.domain.errors import Conflict, NotAuthenticated
 from service.services.unit_of_work import UnitOfWork
 
 _hasher = PasswordHasher()
+# Checked against when the email is unknown, so a wrong email costs as long as a wrong password
+# and response time does not tell which coordinator accounts exist.
+_UNKNOWN_ACCOUNT_HASH = _hasher.hash("no such coordinator")
 
 
 @dataclass(frozen=True)
@@ -53,10 +56,11 @@ def rotate_token(uow: UnitOfWork, email: str, password: str) -> CoordinatorAccou
 
 def check_password(uow: UnitOfWork, email: str, password: str) -> Coordinator:
     coordinator = uow.coordinators.by_email(email)
+    stored_hash = coordinator.password_hash if coordinator else _UNKNOWN_ACCOUNT_HASH
     try:
+        _hasher.verify(stored_hash, password)
         if coordinator is None:
             raise VerificationError
-        _hasher.verify(coordinator.password_hash, password)
     except VerificationError as error:
         raise NotAuthenticated("wrong email or password") from error
     return coordinator
