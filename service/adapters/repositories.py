@@ -175,6 +175,11 @@ class CoordinatorRepository:
         )
 
 
+def new_tags(tag_class, tags_by_kind: dict[str, Iterable[str]]) -> list:
+    """Tag rows for a new listing or member, e.g. {"interest": [...], "cause": [...]}."""
+    return [tag_class(kind=kind, tag=tag) for kind, tags in tags_by_kind.items() for tag in tags]
+
+
 def replace_tags(owner, tag_class, kind: str, values: Iterable[str]) -> None:
     """Set one kind of tag (interest or cause) on a listing or member, keeping the other kind."""
     wanted = set(values)
@@ -190,5 +195,6 @@ __all__ = [
     "MemberRepository",
     "MemberTag",
     "OrganizationRepository",
+    "new_tags",
     "replace_tags",
 ]

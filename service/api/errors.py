@@ -3,29 +3,46 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 
-from flask import Flask
-from werkzeug.exceptions import HTTPException
+from flask import Flask, request
+from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
 
 from service.domain.errors import DomainError
 
 log = logging.getLogger(__name__)
 
 # webargs nests field errors under the place they came from ("json", "query"); callers care
-# about the field, so the place is dropped when only one place had errors.
-LOCATIONS = ("json", "query", "headers", "files", "form", "path", "view_args")
+# about the field, so the place is dropped.
+LOCATIONS = ("json", "query", "headers", "files", "form", "path", "view_args", "querystring")
+BODY_METHODS = ("POST", "PUT", "PATCH")
 
 
-def flatten_errors(errors: dict) -> dict:
+def flatten_errors(errors: dict) -> dict[str, list]:
+    """{"json": {"weekly_slots": {0: {"day": [...]}}}} becomes {"weekly_slots[0].day": [...]}."""
     if errors and set(errors) <= set(LOCATIONS):
-        flat: dict = {}
+        merged: dict = {}
         for location_errors in errors.values():
-            if isinstance(location_errors, dict):
-                flat.update(location_errors)
-            else:
-                flat["_body"] = location_errors
-        return flat
-    return errors
+            merged.update(
+                location_errors if isinstance(location_errors, dict) else {"_body": location_errors}
+            )
+        errors = merged
+    flat: dict[str, list] = {}
+    _flatten_into(flat, "", errors)
+    return flat
+
+
+def _flatten_into(flat: dict, prefix: str, errors) -> None:
+    if not isinstance(errors, dict):
+        flat[prefix or "_body"] = errors if isinstance(errors, list) else [errors]
+        return
+    for key, value in errors.items():
+        name = "_body" if key == "_schema" else str(key)
+        if isinstance(key, int):
+            path = f"{prefix}[{key}]"
+        else:
+            path = f"{prefix}.{name}" if prefix else name
+        _flatten_into(flat, path, value)
 
 
 def describe(errors: dict) -> str:
@@ -42,9 +59,11 @@ class JsonErrorsMixin:
                 describe(payload["errors"]) if payload["errors"] else error.description
             )
         if code >= 500:
-            log.exception(
-                "unhandled error",
-                exc_info=error.original_exception if hasattr(error, "original_exception") else None,
+            log.error(
+                "unhandled error on %s %s",
+                request.method,
+                request.path,
+                exc_info=getattr(error, "original_exception", None),
             )
         return payload, code, headers
 
@@ -52,18 +71,23 @@ class JsonErrorsMixin:
 def register_domain_errors(app: Flask, api) -> None:
     @app.errorhandler(DomainError)
     def handle_domain_error(error: DomainError):
-        status = {
-            401: "Unauthorized",
-            403: "Forbidden",
-            404: "Not Found",
-            409: "Conflict",
-            422: "Unprocessable Entity",
-        }.get(error.status, "Bad Request")
         payload = {
             "code": error.status,
-            "status": status,
+            "status": HTTPStatus(error.status).phrase,
             "message": error.message,
             "errors": error.errors,
         }
         headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else {}
         return payload, error.status, headers
+
+    @app.errorhandler(RecursionError)
+    def handle_deep_json(error: RecursionError):
+        # Only a body nested thousands of levels deep gets here; it is the client's problem.
+        return api.handle_http_exception(BadRequest("the JSON body is nested too deeply"))
+
+    @app.before_request
+    def require_json_bodies():
+        """A body kindred cannot read is refused, not silently ignored."""
+        has_body = request.content_length or request.headers.get("Transfer-Encoding")
+        if request.method in BODY_METHODS and has_body and not request.is_json:
+            raise UnsupportedMediaType("send the body as JSON (Content-Type: application/json)")

@@ -1,24 +1,51 @@
 """Bounded, normalising marshmallow fields shared by the API schemas.
 
-Every string and list has a maximum, so no request can make kindred store or score something huge.
+Every string and list has a maximum, so no request can make kindred store or score something
+huge; text is cleaned of what no person types (control characters, NUL, lone surrogates), and
+booleans must be real JSON booleans, because a consent is given by `true`, not by "yes" or 1.
 """
 
 from __future__ import annotations
 
 import re
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+import unicodedata
+from functools import cache
+from zoneinfo import available_timezones
 
 import marshmallow as ma
 from marshmallow import fields, validate
 
 from service.domain.vocabulary import DayPart, Weekday, values_of
 
-TAG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9 &'+/.-]{0,39}$")
+# Letters of any script, digits, and a few joiners: "board games", "café", "d&d", "3d printing".
+TAG_PATTERN = re.compile(r"^\w[\w &'+/.-]{0,39}$")
 TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 AVAILABILITY_SLOTS = [f"{day}_{part}" for day in values_of(Weekday) for part in values_of(DayPart)]
+# Line breaks and tabs are fine in long text; every other control or format character is refused
+# (NUL breaks PostgreSQL, and bidirectional overrides can disguise text).
+ALLOWED_CONTROLS = {"\n", "\t"}
 
 
-class Tag(fields.String):
+class PlainText(fields.String):
+    """Text a person typed: trimmed, with no control characters; single-line unless allowed."""
+
+    def __init__(self, *args, multiline: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.multiline = multiline
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        allowed = ALLOWED_CONTROLS if self.multiline else set()
+        for character in text:
+            category = unicodedata.category(character)
+            if category in ("Cc", "Cf", "Cs", "Co", "Cn") and character not in allowed:
+                raise ma.ValidationError(
+                    f"contains a character that is not allowed here (U+{ord(character):04X})"
+                )
+        return text
+
+
+class Tag(PlainText):
     """An interest or cause: trimmed, lower-cased, 1-40 plain characters."""
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -31,25 +58,64 @@ class Tag(fields.String):
         return text
 
 
-class TimeZoneName(fields.String):
+@cache
+def known_time_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+class TimeZoneName(PlainText):
     def _deserialize(self, value, attr, data, **kwargs):
         name = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError) as error:
-            raise ma.ValidationError("not a known time zone, e.g. Europe/London") from error
+        # Membership, not ZoneInfo(name): that would open files named by the caller.
+        if name not in known_time_zones():
+            raise ma.ValidationError("not a known time zone, e.g. Europe/London")
         return name
 
 
-def text(max_length: int, min_length: int = 1, **kwargs) -> fields.String:
-    return fields.String(validate=validate.Length(min=min_length, max=max_length), **kwargs)
+class UniqueList(fields.List):
+    """A list of plain values whose repeated entries are kept once, in first-seen order."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        items = super()._deserialize(value, attr, data, **kwargs)
+        return list(dict.fromkeys(items))
+
+
+class EmailAddress(fields.Email):
+    """An email address, lower-cased so that Ann@x.org and ann@x.org are one person."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=validate.Length(max=254), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).strip().lower()
+
+
+def text(max_length: int, min_length: int = 1, multiline: bool = False, **kwargs) -> PlainText:
+    return PlainText(
+        validate=validate.Length(min=min_length, max=max_length), multiline=multiline, **kwargs
+    )
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only: not "yes", not 1 (which Python would count as True)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is not bool:
+            raise self.make_error("invalid")
+        return value
+
+
+def boolean(**kwargs) -> StrictBoolean:
+    return StrictBoolean(**kwargs)
 
 
 def bounded_list(inner: fields.Field, max_items: int, min_items: int = 0, **kwargs) -> fields.List:
-    return fields.List(inner, validate=validate.Length(min=min_items, max=max_items), **kwargs)
+    """A list with a size limit; lists of plain values also drop repeats."""
+    list_class = fields.List if isinstance(inner, fields.Nested) else UniqueList
+    return list_class(inner, validate=validate.Length(min=min_items, max=max_items), **kwargs)
 
 
-def tag_list(max_items: int = 20, **kwargs) -> fields.List:
+def tag_list(max_items: int = 20, **kwargs) -> UniqueList:
     return bounded_list(Tag(), max_items, **kwargs)
 
 
@@ -67,7 +133,7 @@ def clock_time(**kwargs) -> fields.String:
     )
 
 
-def language_list(**kwargs) -> fields.List:
+def language_list(**kwargs) -> UniqueList:
     code = fields.String(
         validate=validate.Regexp(r"^[a-z]{2,3}$", error="a language code such as en or spa")
     )
@@ -84,3 +150,11 @@ class StrictSchema(ma.Schema):
     class Meta:
         unknown = ma.RAISE
         ordered = True
+
+
+def all_optional(schema_class: type[ma.Schema]) -> ma.Schema:
+    """An instance for PATCH: top-level fields optional, nested objects still complete.
+
+    `partial=True` would reach into nested schemas too and accept a weekly slot with no day.
+    """
+    return schema_class(partial=tuple(schema_class().fields))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask_smorest import Blueprint
 from marshmallow import (
     Schema,
@@ -13,9 +15,11 @@ from marshmallow import (
 )
 
 from service.adapters.repositories import ListingFilter
-from service.api.auth import BEARER_DOC, current_caller, kindred
+from service.api.auth import ID, authenticated, current_caller, kindred
 from service.api.fields import (
     StrictSchema,
+    all_optional,
+    boolean,
     bounded_list,
     clock_time,
     enum,
@@ -25,6 +29,8 @@ from service.api.fields import (
     tag_list,
     text,
 )
+from service.domain.credentials import Role
+from service.domain.errors import RuleViolation
 from service.domain.vocabulary import (
     ACCESSIBILITY_FEATURES,
     Direction,
@@ -52,7 +58,14 @@ class WeeklySlotSchema(StrictSchema):
 
 
 class DatedSessionSchema(StrictSchema):
-    starts_at = fields.AwareDateTime(required=True)
+    starts_at = fields.AwareDateTime(
+        required=True,
+        validate=validate.Range(
+            min=datetime(2000, 1, 1, tzinfo=UTC),
+            max=datetime(2100, 1, 1, tzinfo=UTC),
+            error="a date between 2000 and 2100",
+        ),
+    )
     minutes = fields.Integer(required=True, validate=validate.Range(min=15, max=1440))
 
 
@@ -66,10 +79,10 @@ class ListingWriteSchema(StrictSchema):
         },
     )
     title = text(120, min_length=3, required=True)
-    description = text(4000, required=True)
+    description = text(4000, required=True, multiline=True)
     interests = tag_list(required=True, min_items=1)
     causes = tag_list(load_default=list)
-    is_virtual = fields.Boolean(load_default=False)
+    is_virtual = boolean(load_default=False)
     lat = latitude()
     lon = longitude()
     area = text(80, allow_none=True, metadata={"description": "A human name, e.g. Hackney"})
@@ -134,6 +147,8 @@ class ListingSchema(Schema):
 
 
 PAGINATION_PARAMETERS = {"page", "page_size"}
+# Deep pages are refused rather than handed to the database as huge offsets.
+MAX_PAGE = 10_000
 
 
 class ListingQuerySchema(StrictSchema):
@@ -182,10 +197,11 @@ def json_safe_schedule(data: dict) -> dict:
     if "weekly_slots" in data:
         data["weekly_slots"] = [{**slot, "day": slot["day"].value} for slot in data["weekly_slots"]]
     if "sessions" in data:
-        data["sessions"] = sorted(
-            ({**s, "starts_at": s["starts_at"].isoformat()} for s in data["sessions"]),
-            key=lambda s: s["starts_at"],
-        )
+        # Stored in UTC so that sorting the text sorts the times.
+        in_time_order = sorted(data["sessions"], key=lambda s: s["starts_at"])
+        data["sessions"] = [
+            {**s, "starts_at": s["starts_at"].astimezone(UTC).isoformat()} for s in in_time_order
+        ]
     return data
 
 
@@ -206,12 +222,14 @@ def _filters(args: dict) -> ListingFilter:
 
 
 @blp.get("")
+@authenticated()
 @blp.arguments(ListingQuerySchema, location="query")
 @blp.response(200, ListingSchema(many=True))
 @blp.paginate(page_size=20, max_page_size=100)
-@blp.doc(**BEARER_DOC)
 def list_listings(args, pagination_parameters):
     """Listings the caller may see, filtered; paging metadata is in the X-Pagination header."""
+    if pagination_parameters.page > MAX_PAGE:
+        raise RuleViolation("page number too high", {"page": [f"at most {MAX_PAGE}"]})
     page = use_cases.search_listings(
         kindred().uow(),
         current_caller(),
@@ -224,26 +242,26 @@ def list_listings(args, pagination_parameters):
 
 
 @blp.post("")
+@authenticated(Role.PARTNER)
 @blp.arguments(ListingWriteSchema)
 @blp.response(201, ListingSchema)
-@blp.doc(**BEARER_DOC)
 def create_listing(data):
     """Post a listing (partner). It waits for review unless the organization is verified."""
     return use_cases.create_listing(kindred().uow(), current_caller(), json_safe_schedule(data))
 
 
-@blp.get("/<int:listing_id>")
+@blp.get(f"/<{ID}:listing_id>")
+@authenticated()
 @blp.response(200, ListingSchema)
-@blp.doc(**BEARER_DOC)
 def get_listing(listing_id):
     """One listing: its partner sees it in any status, others only while it is active."""
     return use_cases.get_listing(kindred().uow(), current_caller(), listing_id)
 
 
-@blp.patch("/<int:listing_id>")
-@blp.arguments(ListingUpdateSchema(partial=True))
+@blp.patch(f"/<{ID}:listing_id>")
+@authenticated(Role.PARTNER)
+@blp.arguments(all_optional(ListingUpdateSchema))
 @blp.response(200, ListingSchema)
-@blp.doc(**BEARER_DOC)
 def update_listing(changes, listing_id):
     """Edit, submit, pause, resume or close your own listing (partner)."""
     return use_cases.update_listing(
@@ -251,18 +269,18 @@ def update_listing(changes, listing_id):
     )
 
 
-@blp.delete("/<int:listing_id>")
+@blp.delete(f"/<{ID}:listing_id>")
+@authenticated(Role.PARTNER)
 @blp.response(204)
-@blp.doc(**BEARER_DOC)
 def close_listing(listing_id):
     """Close your own listing (partner). The record stays for members' history."""
     use_cases.close_listing(kindred().uow(), current_caller(), listing_id)
 
 
-@blp.post("/<int:listing_id>/review")
+@blp.post(f"/<{ID}:listing_id>/review")
+@authenticated(Role.COORDINATOR)
 @blp.arguments(ReviewSchema)
 @blp.response(200, ListingSchema)
-@blp.doc(**BEARER_DOC)
 def review_listing(data, listing_id):
     """Approve or reject a pending listing, with a reason (coordinator)."""
     return use_cases.review_listing(

@@ -5,11 +5,14 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from service.api.auth import BEARER_DOC, current_caller, kindred
+from service.api.auth import authenticated, current_caller, kindred
 from service.api.fields import (
     AVAILABILITY_SLOTS,
+    EmailAddress,
     StrictSchema,
     TimeZoneName,
+    all_optional,
+    boolean,
     bounded_list,
     clock_time,
     enum,
@@ -19,6 +22,7 @@ from service.api.fields import (
     tag_list,
     text,
 )
+from service.domain.credentials import Role
 from service.domain.vocabulary import Attendance, Channel, GroupSize, Pace, Structure, Weekday
 from service.services import members as use_cases
 
@@ -31,10 +35,10 @@ blp = Blueprint(
 
 
 class ConsentsSchema(StrictSchema):
-    matching = fields.Boolean(
+    matching = boolean(
         required=True, metadata={"description": "May kindred use this profile to suggest groups?"}
     )
-    peer_introductions = fields.Boolean(
+    peer_introductions = boolean(
         required=True,
         metadata={
             "description": "May kindred suggest this member to other members with shared values?"
@@ -47,6 +51,7 @@ class ProfileFields(StrictSchema):
     interests = tag_list(load_default=list)
     interests_text = text(
         1000,
+        multiline=True,
         min_length=0,
         load_default="",
         metadata={"description": "In your own words: what you enjoy or would like to try"},
@@ -69,7 +74,7 @@ class ProfileFields(StrictSchema):
     comfort_group_size = enum(GroupSize, load_default=GroupSize.SMALL)
     comfort_structure = enum(Structure, load_default=Structure.STRUCTURED)
     comfort_pace = enum(Pace, load_default=Pace.LOW_KEY)
-    start_slowly = fields.Boolean(
+    start_slowly = boolean(
         load_default=False, metadata={"description": "Begin with small, low-key, structured groups"}
     )
     notify_channels = bounded_list(
@@ -88,7 +93,7 @@ class ProfileFields(StrictSchema):
 
 
 class SignUpSchema(ProfileFields):
-    email = fields.Email(required=True, validate=validate.Length(max=254))
+    email = EmailAddress(required=True)
     consents = fields.Nested(
         ConsentsSchema,
         metadata={"description": "Nothing is assumed: omitted consents are not given"},
@@ -96,7 +101,7 @@ class SignUpSchema(ProfileFields):
 
 
 class ProfileUpdateSchema(ProfileFields):
-    email = fields.Email(validate=validate.Length(max=254))
+    email = EmailAddress()
 
 
 class ConsentStateSchema(Schema):
@@ -173,42 +178,42 @@ def sign_up(data):
 
 
 @blp.get("/me")
+@authenticated(Role.MEMBER)
 @blp.response(200, ProfileSchema)
-@blp.doc(**BEARER_DOC)
 def get_me():
     """Your own profile, including private fields."""
     return use_cases.get_me(kindred().uow(), current_caller())
 
 
 @blp.patch("/me")
-@blp.arguments(ProfileUpdateSchema(partial=True))
+@authenticated(Role.MEMBER)
+@blp.arguments(all_optional(ProfileUpdateSchema))
 @blp.response(200, ProfileSchema)
-@blp.doc(**BEARER_DOC)
 def update_me(changes):
     """Change any part of your profile."""
     return use_cases.update_me(kindred().uow(), current_caller(), _json_safe(changes))
 
 
 @blp.delete("/me")
+@authenticated(Role.MEMBER)
 @blp.response(204)
-@blp.doc(**BEARER_DOC)
 def erase_me():
     """Erase your account and everything kindred holds about you. This cannot be undone."""
     use_cases.erase_me(kindred().uow(), current_caller())
 
 
 @blp.get("/me/export")
+@authenticated(Role.MEMBER)
 @blp.response(200, ExportSchema)
-@blp.doc(**BEARER_DOC)
 def export_me():
     """Everything kindred holds about you, as JSON."""
     return use_cases.export_me(kindred().uow(), current_caller())
 
 
 @blp.put("/me/consents")
+@authenticated(Role.MEMBER)
 @blp.arguments(ConsentsSchema)
 @blp.response(200, ProfileSchema)
-@blp.doc(**BEARER_DOC)
 def set_consents(data):
     """Give or withdraw each consent; each change is recorded with its time."""
     return use_cases.set_consents(kindred().uow(), current_caller(), data)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from service.api.auth import BEARER_DOC, current_caller, kindred
-from service.api.fields import StrictSchema, text
+from service.api.auth import ID, authenticated, current_caller, kindred
+from service.api.fields import EmailAddress, StrictSchema, all_optional, boolean, text
+from service.domain.credentials import Role
 from service.services import organizations as use_cases
 
 blp = Blueprint(
@@ -19,11 +20,11 @@ blp = Blueprint(
 
 class OrganizationCreateSchema(StrictSchema):
     name = text(120, min_length=2, required=True)
-    contact_email = fields.Email(required=True, validate=validate.Length(max=254))
+    contact_email = EmailAddress(required=True)
     website = fields.URL(
         schemes={"http", "https"}, validate=validate.Length(max=300), allow_none=True
     )
-    verified = fields.Boolean(load_default=False)
+    verified = boolean(load_default=False)
 
 
 class OrganizationUpdateSchema(OrganizationCreateSchema):
@@ -63,9 +64,9 @@ class OrganizationCreatedSchema(Schema):
 
 
 @blp.post("")
+@authenticated(Role.COORDINATOR)
 @blp.arguments(OrganizationCreateSchema)
 @blp.response(201, OrganizationCreatedSchema)
-@blp.doc(**BEARER_DOC)
 def create_organization(data):
     """Register a partner organization and issue its first API key (coordinator)."""
     organization, new_key = use_cases.create_organization(kindred().uow(), current_caller(), data)
@@ -73,25 +74,25 @@ def create_organization(data):
 
 
 @blp.get("")
+@authenticated(Role.COORDINATOR)
 @blp.response(200, OrganizationSchema(many=True))
-@blp.doc(**BEARER_DOC)
 def list_organizations():
     """All partner organizations (coordinator)."""
     return use_cases.list_organizations(kindred().uow(), current_caller())
 
 
-@blp.get("/<int:organization_id>")
+@blp.get(f"/<{ID}:organization_id>")
+@authenticated(Role.COORDINATOR, Role.PARTNER)
 @blp.response(200, OrganizationSchema)
-@blp.doc(**BEARER_DOC)
 def get_organization(organization_id):
     """One organization: a coordinator, or the organization's own key."""
     return use_cases.get_organization(kindred().uow(), current_caller(), organization_id)
 
 
-@blp.patch("/<int:organization_id>")
-@blp.arguments(OrganizationUpdateSchema(partial=True))
+@blp.patch(f"/<{ID}:organization_id>")
+@authenticated(Role.COORDINATOR, Role.PARTNER)
+@blp.arguments(all_optional(OrganizationUpdateSchema))
 @blp.response(200, OrganizationSchema)
-@blp.doc(**BEARER_DOC)
 def update_organization(changes, organization_id):
     """Edit contact details (the organization or a coordinator); only a coordinator verifies."""
     return use_cases.update_organization(
@@ -99,18 +100,18 @@ def update_organization(changes, organization_id):
     )
 
 
-@blp.get("/<int:organization_id>/keys")
+@blp.get(f"/<{ID}:organization_id>/keys")
+@authenticated(Role.COORDINATOR, Role.PARTNER)
 @blp.response(200, ApiKeySchema(many=True))
-@blp.doc(**BEARER_DOC)
 def list_keys(organization_id):
     """The organization's keys, without their secrets."""
     return use_cases.list_keys(kindred().uow(), current_caller(), organization_id)
 
 
-@blp.post("/<int:organization_id>/keys")
+@blp.post(f"/<{ID}:organization_id>/keys")
+@authenticated(Role.COORDINATOR, Role.PARTNER)
 @blp.arguments(NewKeyRequestSchema)
 @blp.response(201, NewApiKeySchema)
-@blp.doc(**BEARER_DOC)
 def issue_key(data, organization_id):
     """Issue another key (for rotation): its secret is in this answer and nowhere else."""
     new_key = use_cases.issue_key(
@@ -119,9 +120,9 @@ def issue_key(data, organization_id):
     return new_key
 
 
-@blp.delete("/<int:organization_id>/keys/<int:key_id>")
+@blp.delete(f"/<{ID}:organization_id>/keys/<{ID}:key_id>")
+@authenticated(Role.COORDINATOR, Role.PARTNER)
 @blp.response(204)
-@blp.doc(**BEARER_DOC)
 def revoke_key(organization_id, key_id):
     """Revoke a key: it stops working at once."""
     use_cases.revoke_key(kindred().uow(), current_caller(), organization_id, key_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from service.domain.errors import InvalidTransition, RuleViolation
+from service.domain.places import check_coordinates
 from service.domain.vocabulary import ListingStatus
 
 S = ListingStatus
@@ -16,9 +17,10 @@ PARTNER_TRANSITIONS: dict[ListingStatus, set[ListingStatus]] = {
     S.CLOSED: set(),
 }
 
-# Edits to these fields change what members read, so an unverified organization's edit of a live
-# listing goes back to review: otherwise approval could be bypassed by editing after it.
-REVIEWED_FIELDS = frozenset({"title", "description", "kind", "direction"})
+# Every edit of what members read (text, tags, place, times, kind...) sends an unverified
+# organization's live listing back to review; otherwise approval could be bypassed by editing
+# after it. Only the head count is operational enough to change freely.
+UNREVIEWED_FIELDS = frozenset({"capacity"})
 
 
 def initial_status(requested: ListingStatus | None, organization_verified: bool) -> ListingStatus:
@@ -59,7 +61,7 @@ def status_after_edit(
             "a closed listing cannot be edited", {"status": ["listing is closed"]}
         )
     live = current in (S.ACTIVE, S.PAUSED)
-    if live and not organization_verified and changed_fields & REVIEWED_FIELDS:
+    if live and not organization_verified and changed_fields - UNREVIEWED_FIELDS:
         return S.PENDING_REVIEW
     return current
 
@@ -76,6 +78,7 @@ def review_outcome(current: ListingStatus, approve: bool) -> ListingStatus:
 
 def check_place(is_virtual: bool, lat: float | None, lon: float | None, area: str | None) -> None:
     """Face-to-face first: an in-person listing must say where, so distance can be computed."""
+    check_coordinates(lat, lon)
     if is_virtual:
         return
     missing = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from service.adapters.orm import Listing, ListingTag, utcnow
-from service.adapters.repositories import ListingFilter, replace_tags
+from service.adapters.repositories import ListingFilter, new_tags, replace_tags
 from service.domain import listings as rules
 from service.domain.credentials import Principal, Role
 from service.domain.errors import Forbidden, NotFound
@@ -29,10 +29,14 @@ def create_listing(uow: UnitOfWork, caller: Principal, data: dict) -> Listing:
     with uow:
         organization = uow.organizations.get(caller.subject_id)
         status = rules.initial_status(data.pop("status", None), organization.verified)
-        tags = {field: data.pop(field, []) for field in TAG_FIELDS}
-        listing = Listing(organization_id=organization.id, organization=organization, **data)
+        tags = {kind: data.pop(field, []) for field, kind in TAG_FIELDS.items()}
+        listing = Listing(
+            organization_id=organization.id,
+            organization=organization,
+            tags=new_tags(ListingTag, tags),
+            **data,
+        )
         rules.check_place(listing.is_virtual, listing.lat, listing.lon, listing.area)
-        _set_tags(listing, tags)
         _set_status(listing, status, caller)
         uow.listings.add(listing)
         uow.commit()

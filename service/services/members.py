@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 
 from service.adapters.orm import ConsentRecord, Member, MemberTag, utcnow
-from service.adapters.repositories import replace_tags
+from service.adapters.repositories import new_tags, replace_tags
 from service.domain.credentials import Principal, Role, issue_secret
 from service.domain.errors import Conflict, NotFound
+from service.domain.places import check_coordinates
 from service.domain.vocabulary import Consent
 from service.services.auth import require_role
 from service.services.unit_of_work import UnitOfWork
@@ -30,13 +31,13 @@ class SignedUp:
 def sign_up(uow: UnitOfWork, data: dict) -> SignedUp:
     data = dict(data)
     consents = data.pop("consents", {})
-    tags = {field: data.pop(field, []) for field in TAG_FIELDS}
+    tags = {kind: data.pop(field, []) for field, kind in TAG_FIELDS.items()}
+    check_coordinates(data.get("lat"), data.get("lon"))
     secret = issue_secret(Role.MEMBER)
     with uow:
         if uow.members.by_email(data["email"]):
             raise Conflict("this email already has an account", {"email": ["already registered"]})
-        member = Member(token_hash=secret.hash, **data)
-        _set_tags(member, tags)
+        member = Member(token_hash=secret.hash, tags=new_tags(MemberTag, tags), **data)
         # Consent is never assumed: only what the member ticked is recorded as given.
         _record_consents(member, {Consent(k): v for k, v in consents.items()})
         uow.members.add(member)
@@ -56,6 +57,7 @@ def update_me(uow: UnitOfWork, caller: Principal, changes: dict) -> Member:
         member = _me(uow, caller)
         for name, value in changes.items():
             setattr(member, name, value)
+        check_coordinates(member.lat, member.lon)
         _set_tags(member, tags)
         member.last_active_at = utcnow()
         _commit_unique_email(uow)

@@ -58,6 +58,9 @@ def update_organization(
         if "verified" in changes:
             # Verification is a coordinator's judgement, never a partner's own claim.
             require_role(caller, Role.COORDINATOR)
+        same_name = uow.organizations.by_name(changes.get("name", ""))
+        if same_name is not None and same_name.id != organization.id:
+            raise Conflict("an organization with this name exists", {"name": ["already taken"]})
         for name, value in changes.items():
             setattr(organization, name, value)
         _commit_unique(uow, "name")

@@ -82,5 +82,12 @@ def test_in_person_needs_place_virtual_does_not():
     rules.check_place(True, None, None, None)
     rules.check_place(False, 51.4, -2.6, "Easton")
     with pytest.raises(RuleViolation) as raised:
-        rules.check_place(False, 51.4, None, "")
-    assert set(raised.value.errors) == {"lon", "area"}
+        rules.check_place(False, None, None, "")
+    assert set(raised.value.errors) == {"lat", "lon", "area"}
+
+
+@pytest.mark.parametrize("is_virtual", [True, False])
+def test_half_a_coordinate_is_refused_even_for_virtual_listings(is_virtual):
+    with pytest.raises(RuleViolation) as raised:
+        rules.check_place(is_virtual, 51.4, None, "Easton")
+    assert set(raised.value.errors) == {"lon"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from service.app import create_app
@@ -41,7 +42,7 @@ def test_openapi_documents_every_route_with_bearer_auth(anonymous, app):
     documented = {path for path in spec["paths"]}
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/"):
-            openapi_path = rule.rule.replace("<int:", "{").replace(">", "}")
+            openapi_path = re.sub(r"<[^:>]+:(\w+)>", r"{\1}", rule.rule)
             assert openapi_path in documented, rule.rule
     create = spec["paths"]["/api/v1/listings"]["post"]
     assert create["security"] == [{"bearerAuth": []}]

@@ -183,7 +183,7 @@ def test_failed_edit_changes_nothing(verified_partner):
         ("title", "ab"),
         ("description", "d" * 4001),
         ("interests", []),
-        ("interests", ["ok"] * 21),
+        ("interests", [f"tag {n}" for n in range(21)]),
         ("interests", ["<script>"]),
         ("interests", ["x" * 41]),
         ("lat", 91),
@@ -208,7 +208,9 @@ def test_failed_edit_changes_nothing(verified_partner):
 def test_listing_validation_names_the_field(verified_partner, field, value):
     response = verified_partner.post("/api/v1/listings", json=listing_body(**{field: value}))
     assert response.status_code == 422, response.json
-    assert field in response.json["errors"], response.json
+    assert any(name.split("[")[0].split(".")[0] == field for name in response.json["errors"]), (
+        response.json
+    )
     assert verified_partner.get("/api/v1/listings").json == []  # nothing half-written
 
 
