@@ -77,6 +77,47 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict: Json, list: Json}
 
 
+class Tagged:
+    """Interests and causes, kept as tag rows (ListingTag, MemberTag) and read as sorted lists."""
+
+    TAG_KINDS = {"interests": "interest", "causes": "cause"}
+
+    @property
+    def interests(self) -> list[str]:
+        return self._tags_of("interest")
+
+    @property
+    def causes(self) -> list[str]:
+        return self._tags_of("cause")
+
+    def _tags_of(self, kind: str) -> list[str]:
+        return sorted(tag.tag for tag in self.tags if tag.kind == kind)
+
+    @classmethod
+    def tag_rows(cls, tags_by_field: dict[str, list[str]]) -> list:
+        """Rows for a new owner, from {"interests": [...], "causes": [...]}."""
+        tag_class = cls.__mapper__.relationships["tags"].mapper.class_
+        return [
+            tag_class(kind=cls.TAG_KINDS[field], tag=tag)
+            for field, tags in tags_by_field.items()
+            for tag in tags
+        ]
+
+    def set_tags(self, tags_by_field: dict[str, list[str]]) -> None:
+        """Replace the kinds of tag given, keeping unchanged rows and the other kind."""
+        for field, values in tags_by_field.items():
+            kind = self.TAG_KINDS[field]
+            wanted = set(values)
+            self.tags[:] = [t for t in self.tags if t.kind != kind or t.tag in wanted]
+            present = {t.tag for t in self.tags if t.kind == kind}
+            self.tags.extend(self.tag_rows({field: sorted(wanted - present)}))
+
+
+def pop_tags(data: dict) -> dict[str, list[str]]:
+    """Take the tag fields out of a payload, leaving the columns."""
+    return {field: data.pop(field) for field in Tagged.TAG_KINDS if field in data}
+
+
 class Organization(Base):
     __tablename__ = "organizations"
 
@@ -112,7 +153,7 @@ class ApiKey(Base):
     organization: Mapped[Organization] = relationship(back_populates="api_keys")
 
 
-class Listing(Base):
+class Listing(Tagged, Base):
     __tablename__ = "listings"
     __table_args__ = (
         sa.Index("ix_listings_status_kind", "status", "kind"),
@@ -158,14 +199,6 @@ class Listing(Base):
     )
 
     @property
-    def interests(self) -> list[str]:
-        return sorted(tag.tag for tag in self.tags if tag.kind == "interest")
-
-    @property
-    def causes(self) -> list[str]:
-        return sorted(tag.tag for tag in self.tags if tag.kind == "cause")
-
-    @property
     def organization_name(self) -> str:
         return self.organization.name
 
@@ -181,7 +214,7 @@ class ListingTag(Base):
     tag: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
 
 
-class Member(Base):
+class Member(Tagged, Base):
     __tablename__ = "members"
     __table_args__ = (sa.Index("ix_members_lat_lon", "lat", "lon"),)
 
@@ -237,14 +270,6 @@ class Member(Base):
         passive_deletes=True,
         order_by="ConsentRecord.id",
     )
-
-    @property
-    def interests(self) -> list[str]:
-        return sorted(tag.tag for tag in self.tags if tag.kind == "interest")
-
-    @property
-    def causes(self) -> list[str]:
-        return sorted(tag.tag for tag in self.tags if tag.kind == "cause")
 
     @property
     def consents(self) -> dict:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -14,7 +13,6 @@ from service.adapters.orm import (
     Listing,
     ListingTag,
     Member,
-    MemberTag,
     Organization,
 )
 from service.domain.vocabulary import ListingStatus
@@ -175,26 +173,10 @@ class CoordinatorRepository:
         )
 
 
-def new_tags(tag_class, tags_by_kind: dict[str, Iterable[str]]) -> list:
-    """Tag rows for a new listing or member, e.g. {"interest": [...], "cause": [...]}."""
-    return [tag_class(kind=kind, tag=tag) for kind, tags in tags_by_kind.items() for tag in tags]
-
-
-def replace_tags(owner, tag_class, kind: str, values: Iterable[str]) -> None:
-    """Set one kind of tag (interest or cause) on a listing or member, keeping the other kind."""
-    wanted = set(values)
-    owner.tags[:] = [t for t in owner.tags if t.kind != kind or t.tag in wanted]
-    present = {t.tag for t in owner.tags if t.kind == kind}
-    owner.tags.extend(tag_class(kind=kind, tag=value) for value in sorted(wanted - present))
-
-
 __all__ = [
     "CoordinatorRepository",
     "ListingFilter",
     "ListingRepository",
     "MemberRepository",
-    "MemberTag",
     "OrganizationRepository",
-    "new_tags",
-    "replace_tags",
 ]

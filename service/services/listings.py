@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from service.adapters.orm import Listing, ListingTag, utcnow
-from service.adapters.repositories import ListingFilter, new_tags, replace_tags
+from service.adapters.orm import Listing, pop_tags, utcnow
+from service.adapters.repositories import ListingFilter
 from service.domain import listings as rules
 from service.domain.credentials import Principal, Role
 from service.domain.errors import Forbidden, NotFound
@@ -13,7 +13,6 @@ from service.domain.vocabulary import ListingStatus
 from service.services.auth import require_role
 from service.services.unit_of_work import UnitOfWork
 
-TAG_FIELDS = {"interests": "interest", "causes": "cause"}
 ALL_STATUSES = tuple(ListingStatus)
 
 
@@ -29,11 +28,10 @@ def create_listing(uow: UnitOfWork, caller: Principal, data: dict) -> Listing:
     with uow:
         organization = uow.organizations.get(caller.subject_id)
         status = rules.initial_status(data.pop("status", None), organization.verified)
-        tags = {kind: data.pop(field, []) for field, kind in TAG_FIELDS.items()}
         listing = Listing(
             organization_id=organization.id,
             organization=organization,
-            tags=new_tags(ListingTag, tags),
+            tags=Listing.tag_rows(pop_tags(data)),
             **data,
         )
         rules.check_place(listing.is_virtual, listing.lat, listing.lon, listing.area)
@@ -72,7 +70,7 @@ def update_listing(uow: UnitOfWork, caller: Principal, listing_id: int, changes:
         listing = _own_listing(uow, caller, listing_id)
         verified = listing.organization.verified
         requested_status = changes.pop("status", None)
-        tags = {field: changes.pop(field) for field in TAG_FIELDS if field in changes}
+        tags = pop_tags(changes)
         changed = {name for name, value in changes.items() if getattr(listing, name) != value}
         changed |= {
             name for name, values in tags.items() if getattr(listing, name) != sorted(values)
@@ -80,7 +78,7 @@ def update_listing(uow: UnitOfWork, caller: Principal, listing_id: int, changes:
         status = rules.status_after_edit(listing.status, changed, verified)
         for name, value in changes.items():
             setattr(listing, name, value)
-        _set_tags(listing, tags)
+        listing.set_tags(tags)
         rules.check_place(listing.is_virtual, listing.lat, listing.lon, listing.area)
         if requested_status is not None:
             status = rules.partner_transition(status, requested_status, verified)
@@ -116,11 +114,6 @@ def _set_status(listing: Listing, status: ListingStatus, caller: Principal) -> N
     listing.status = status
     listing.status_changed_by = caller.label
     listing.status_changed_at = utcnow()
-
-
-def _set_tags(listing: Listing, tags: dict[str, list[str]]) -> None:
-    for field, values in tags.items():
-        replace_tags(listing, ListingTag, TAG_FIELDS[field], values)
 
 
 def _restrict_to_visible(caller: Principal, filters: ListingFilter) -> ListingFilter:

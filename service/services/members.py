@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
-from service.adapters.orm import ConsentRecord, Member, MemberTag, utcnow
-from service.adapters.repositories import new_tags, replace_tags
+from service.adapters.orm import ConsentRecord, Member, pop_tags, utcnow
 from service.domain.credentials import Principal, Role, issue_secret
 from service.domain.errors import Conflict, NotFound
 from service.domain.places import check_coordinates
@@ -15,7 +14,6 @@ from service.domain.vocabulary import Consent
 from service.services.auth import require_role
 from service.services.unit_of_work import UnitOfWork
 
-TAG_FIELDS = {"interests": "interest", "causes": "cause"}
 CONSENT_COLUMNS = {
     Consent.MATCHING: ("consent_matching", "consent_matching_at"),
     Consent.PEER_INTRODUCTIONS: ("consent_peer_introductions", "consent_peer_introductions_at"),
@@ -31,13 +29,13 @@ class SignedUp:
 def sign_up(uow: UnitOfWork, data: dict) -> SignedUp:
     data = dict(data)
     consents = data.pop("consents", {})
-    tags = {kind: data.pop(field, []) for field, kind in TAG_FIELDS.items()}
+    tags = pop_tags(data)
     check_coordinates(data.get("lat"), data.get("lon"))
     secret = issue_secret(Role.MEMBER)
     with uow:
         if uow.members.by_email(data["email"]):
             raise Conflict("this email already has an account", {"email": ["already registered"]})
-        member = Member(token_hash=secret.hash, tags=new_tags(MemberTag, tags), **data)
+        member = Member(token_hash=secret.hash, tags=Member.tag_rows(tags), **data)
         # Consent is never assumed: only what the member ticked is recorded as given.
         _record_consents(member, {Consent(k): v for k, v in consents.items()})
         uow.members.add(member)
@@ -52,13 +50,13 @@ def get_me(uow: UnitOfWork, caller: Principal) -> Member:
 
 def update_me(uow: UnitOfWork, caller: Principal, changes: dict) -> Member:
     changes = dict(changes)
-    tags = {field: changes.pop(field) for field in TAG_FIELDS if field in changes}
+    tags = pop_tags(changes)
     with uow:
         member = _me(uow, caller)
         for name, value in changes.items():
             setattr(member, name, value)
         check_coordinates(member.lat, member.lon)
-        _set_tags(member, tags)
+        member.set_tags(tags)
         member.last_active_at = utcnow()
         _commit_unique_email(uow)
         return member
@@ -95,11 +93,6 @@ def _me(uow: UnitOfWork, caller: Principal) -> Member:
     if member is None:  # erased while the token was still in a client
         raise NotFound("no such member")
     return member
-
-
-def _set_tags(member: Member, tags: dict[str, list[str]]) -> None:
-    for field, values in tags.items():
-        replace_tags(member, MemberTag, TAG_FIELDS[field], values)
 
 
 def _record_consents(member: Member, consents: dict[Consent, bool]) -> None:
