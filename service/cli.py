@@ -25,6 +25,8 @@ def main() -> None:
         level=os.environ.get("KINDRED_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Alembic announces each of its plugins at INFO; the migrations it runs are what matter.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 @contextmanager

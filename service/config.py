@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 EMBEDDED_REDIS = "embedded"
@@ -45,10 +45,7 @@ class Settings:
     secret_key: str
     var_dir: Path
     max_body_bytes: int = 64 * 1024
-    max_page_size: int = 100
-    default_page_size: int = 20
     log_level: str = "INFO"
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -59,8 +56,6 @@ class Settings:
             secret_key=_secret_key(var_dir),
             var_dir=var_dir,
             max_body_bytes=_int("KINDRED_MAX_BODY_BYTES", 64 * 1024),
-            max_page_size=_int("KINDRED_MAX_PAGE_SIZE", 100),
-            default_page_size=_int("KINDRED_DEFAULT_PAGE_SIZE", 20),
             log_level=os.environ.get("KINDRED_LOG_LEVEL", "INFO"),
         )
 

@@ -14,7 +14,11 @@ from service.adapters.orm import Listing
 from service.cli import main
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+# The shared data sets sit beside the repository (../shared/data); KINDRED_SHARED_DATA overrides.
+SHARED_DATA = Path(
+    os.environ.get("KINDRED_SHARED_DATA")
+    or Path(__file__).resolve().parents[2].parent / "shared" / "data"
+)
 NYC_DATA = (
     SHARED_DATA
     / "nyc_service_volunteer"
