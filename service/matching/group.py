@@ -18,6 +18,7 @@ logistic regression on the same signals. The top candidates are then re-ranked f
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -105,6 +106,8 @@ class GroupMatcher(BaseEstimator):
         self.listing_virtual_ = np.array([bool(x.get("is_virtual")) for x in listings])
         self.listing_live_ = np.array([x.get("status", "active") == "active" for x in listings])
         self.listing_prior_ = np.array([float(x.get("popularity") or 0) for x in listings])
+        self.listing_capacity_ = np.array([x.get("capacity") or np.inf for x in listings], float)
+        self.interest_terms_ = self.interest_vectorizer_.get_feature_names_out()
         self._fit_places(listings)
 
     def _vectorizer(self) -> TfidfVectorizer:
@@ -125,6 +128,8 @@ class GroupMatcher(BaseEstimator):
         self.placed_index_ = np.array(placed, dtype=np.int64)
         self.listing_has_place_ = np.zeros(len(listings), dtype=bool)
         self.listing_has_place_[placed] = True
+        self.listing_lat_ = np.array([x["lat"] if f.has_place(x) else np.nan for x in listings])
+        self.listing_lon_ = np.array([x["lon"] if f.has_place(x) else np.nan for x in listings])
         coordinates = np.radians([[listings[i]["lat"], listings[i]["lon"]] for i in placed])
         self.ball_tree_ = BallTree(coordinates, metric="haversine") if placed else None
 
@@ -151,6 +156,8 @@ class GroupMatcher(BaseEstimator):
         popularity = np.log1p(counts + self.listing_prior_)
         self.popularity_ = popularity / popularity.max() if popularity.max() > 0 else popularity
         self.item_similarity_ = self._item_similarity(history, n)
+        # Live and not full: the only listings ever offered.
+        self._offerable_ = self.listing_live_ & (counts < self.listing_capacity_)
 
     @staticmethod
     def _item_similarity(history: dict, n: int) -> sp.csr_matrix:
@@ -173,8 +180,10 @@ class GroupMatcher(BaseEstimator):
         """Members' interests, for "people with similar interests joined" (user neighbours)."""
         known = [p for p in profiles if p["id"] in self.history_]
         self.neighbour_ids_ = [p["id"] for p in known]
+        self.neighbour_row_ = {member: row for row, member in enumerate(self.neighbour_ids_)}
         if not known:
             self.neighbour_interest_ = None
+            self.neighbour_joined_ = sp.csr_matrix((0, len(self.listings_)), dtype=np.float32)
             return
         self.neighbour_interest_ = self._profile_interest_matrix(known)
         rows = [r for r, p in enumerate(known) for _ in self.history_[p["id"]]]
@@ -250,192 +259,257 @@ class GroupMatcher(BaseEstimator):
 
     def _signal_row(self, profile: dict, index: int) -> np.ndarray:
         # Leave-one-out: the member's own join of this listing must not explain itself.
-        signals, _ = self._signals(profile, leave_out=index)
-        return np.array([signals[name][index] for name in SIGNALS])
+        block = self._block([profile], np.array([index]), leave_out=index)
+        return np.array([block.signals[name][0, 0] for name in SIGNALS])
 
     # ---------------------------------------------------------------- scoring
+    #
+    # Everything is computed for a block: some members x some candidate listings. One member
+    # is a block of one; re-matching a city is many blocks of nearby members, whose candidates
+    # are the listings within their reach. One code path, so both give the same answers.
 
-    def _signals(self, profile: dict, leave_out: int | None = None):
-        """Every signal for every listing, and which listings this member may be offered."""
-        eligible = self.listing_live_.copy()
-        place, distances = self._place_signal(profile, eligible)
-        content, interest_vector = self._content_signal(profile)
+    def _block(self, profiles: list[dict], candidates: np.ndarray, leave_out=None) -> Block:
+        interest = self.interest_vectorizer_.transform(
+            [f.profile_interest_text(p) for p in profiles]
+        ).astype(np.float32)
+        place, eligible, distances = self._place_block(profiles, candidates)
         signals = {
-            "content": content,
-            "collaborative": self._collaborative_signal(profile, interest_vector, leave_out),
-            "popularity": self.popularity_,
+            "content": self._content_block(profiles, interest, candidates),
+            "collaborative": self._collaborative_block(profiles, candidates, leave_out),
+            "popularity": np.broadcast_to(self.popularity_[candidates], place.shape),
             "place": place,
-            "time": self._time_signal(profile),
-            "comfort": self._comfort_signal(profile),
+            "time": self._time_block(profiles, candidates),
+            "comfort": self._comfort_block(profiles, candidates),
         }
-        return signals, {"eligible": eligible, "distances": distances}
+        eligible &= self._offerable_[candidates]
+        return Block(candidates, signals, eligible, distances, interest)
 
-    def _content_signal(self, profile: dict):
-        interest = self.interest_vectorizer_.transform([f.profile_interest_text(profile)])
-        similarity = _as_array(self.listing_interest_ @ interest.T.astype(np.float32))
-        if profile.get("causes"):
-            causes = self.cause_vectorizer_.transform([f.profile_cause_text(profile)])
-            cause_similarity = _as_array(self.listing_cause_ @ causes.T.astype(np.float32))
+    def _content_block(self, profiles, interest, candidates) -> np.ndarray:
+        cosine = (interest @ self.listing_interest_[candidates].T).toarray()
+        with_causes = np.array([bool(p.get("causes")) for p in profiles])
+        if with_causes.any():
+            causes = self.cause_vectorizer_.transform([f.profile_cause_text(p) for p in profiles])
+            cause_cosine = (causes.astype(np.float32) @ self.listing_cause_[candidates].T).toarray()
             # Causes and values count as much as hobbies.
-            similarity = 0.5 * similarity + 0.5 * cause_similarity
-        return self.saturate(similarity), interest
+            mixed = 0.5 * cosine + 0.5 * cause_cosine
+            cosine = np.where(with_causes[:, None], mixed, cosine)
+        return self.saturate(cosine)
 
     def saturate(self, cosine: np.ndarray) -> np.ndarray:
         """A fixed scale for text similarity: the same for one member or a whole fan-out."""
         return np.minimum(1.0, cosine / self.content_saturation).astype(np.float32)
 
-    def _collaborative_signal(self, profile: dict, interest_vector, leave_out: int | None):
-        member = profile.get("id")
-        history = self.history_.get(member, np.array([], dtype=np.int64))
-        if leave_out is not None:
-            history = history[history != leave_out]
-        by_history = np.zeros(len(self.listing_ids_), dtype=np.float32)
-        if len(history):
-            by_history = _as_array(self.item_similarity_[history].sum(axis=0))
-        by_people = self._similar_people_joined(profile, member, leave_out)
-        combined = _scaled(by_history) + _scaled(by_people)
-        if combined.max() == 0:  # cold start: nobody to learn from yet
-            return self.popularity_
-        return _scaled(combined)
-
-    def _similar_people_joined(self, profile: dict, member, leave_out) -> np.ndarray:
-        if self.neighbour_interest_ is None:
-            return np.zeros(len(self.listing_ids_), dtype=np.float32)
-        me = self._profile_interest_matrix([profile])
-        similarity = _as_array(self.neighbour_interest_ @ me.T)
-        if member in self.neighbour_ids_:
-            similarity[self.neighbour_ids_.index(member)] = 0  # not my own neighbour
-        top = np.argpartition(-similarity, min(self.neighbours, len(similarity) - 1))
-        top = top[: self.neighbours]
-        weights = similarity[top]
-        return _as_array(self.neighbour_joined_[top].T @ weights)
-
-    def _place_signal(self, profile: dict, eligible: np.ndarray):
-        """Closeness in [0, 1], and eligibility: in person within reach, virtual only if asked."""
+    def _collaborative_block(self, profiles, candidates, leave_out) -> np.ndarray:
+        """What people with a similar history, or similar interests, joined (row-scaled)."""
         n = len(self.listing_ids_)
-        place = np.full(n, 0.5, dtype=np.float32)
-        distances = np.full(n, np.nan)
-        attendance = profile.get("attendance", "in_person")
-        if attendance == "in_person":
-            eligible &= ~self.listing_virtual_
-        elif attendance == "virtual":
-            eligible &= self.listing_virtual_
-        place[self.listing_virtual_] = 1.0 if attendance == "virtual" else 0.6
-        if f.has_place(profile) and self.ball_tree_ is not None and attendance != "virtual":
-            radius = float(profile.get("travel_radius_km") or 5.0)
-            found, found_distance = self.ball_tree_.query_radius(
-                np.radians([[profile["lat"], profile["lon"]]]),
-                r=radius / f.EARTH_RADIUS_KM,
-                return_distance=True,
+        history = sp.lil_matrix((len(profiles), n), dtype=np.float32)
+        for row, profile in enumerate(profiles):
+            joined = self.history_.get(profile.get("id"), np.array([], dtype=np.int64))
+            joined = joined[joined != leave_out] if leave_out is not None else joined
+            history[row, joined] = 1.0
+        by_history = _row_scaled(history.tocsr() @ self.item_similarity_)
+        by_people = _row_scaled(self._people_like(profiles) @ self.neighbour_joined_)
+        combined = _row_scaled(by_history + by_people)[:, candidates].toarray()
+        cold = combined.max(axis=1) == 0  # nobody to learn from yet: popularity instead
+        combined[cold] = self.popularity_[candidates]
+        return combined.astype(np.float32)
+
+    def _people_like(self, profiles: list[dict]) -> sp.csr_matrix:
+        """Each member's most similar known members, as weights (members x neighbours)."""
+        count = len(self.neighbour_ids_)
+        if count == 0:
+            return sp.csr_matrix((len(profiles), 0), dtype=np.float32)
+        similarity = self._profile_interest_matrix(profiles) @ self.neighbour_interest_.T
+        similarity = similarity.toarray()
+        for row, profile in enumerate(profiles):  # nobody is their own neighbour
+            own = self.neighbour_row_.get(profile.get("id"))
+            if own is not None:
+                similarity[row, own] = 0.0
+        keep = min(self.neighbours, count)
+        top = np.argpartition(-similarity, keep - 1, axis=1)[:, :keep]
+        rows = np.repeat(np.arange(len(profiles)), keep)
+        weights = np.take_along_axis(similarity, top, axis=1).ravel()
+        return sp.csr_matrix((weights, (rows, top.ravel())), shape=(len(profiles), count))
+
+    def _place_block(self, profiles, candidates):
+        """Closeness in [0, 1], and who may be offered what: in person within reach, virtual
+        only for members who asked for it."""
+        shape = (len(profiles), len(candidates))
+        place = np.full(shape, 0.5, dtype=np.float32)
+        distances = np.full(shape, np.nan, dtype=np.float32)
+        attendance = np.array([p.get("attendance", "in_person") for p in profiles])
+        virtual = self.listing_virtual_[candidates][None, :]
+        eligible = np.where(attendance[:, None] == "in_person", ~virtual, True)
+        eligible &= np.where(attendance[:, None] == "virtual", virtual, True)
+        place = np.where(virtual, np.where(attendance[:, None] == "virtual", 1.0, 0.6), place)
+        placed = np.array([f.has_place(p) and p.get("attendance") != "virtual" for p in profiles])
+        listing_placed = self.listing_has_place_[candidates]
+        if placed.any() and listing_placed.any():
+            rows, cols = np.flatnonzero(placed), np.flatnonzero(listing_placed)
+            lat = np.array([profiles[r]["lat"] for r in rows])[:, None]
+            lon = np.array([profiles[r]["lon"] for r in rows])[:, None]
+            radius = np.array([float(profiles[r].get("travel_radius_km") or 5.0) for r in rows])
+            km = f.haversine_km(
+                lat,
+                lon,
+                self.listing_lat_[candidates[cols]][None, :],
+                self.listing_lon_[candidates[cols]][None, :],
             )
-            within = self.placed_index_[found[0]]
-            kilometres = found_distance[0] * f.EARTH_RADIUS_KM
-            reachable = np.zeros(n, dtype=bool)
-            reachable[within] = True
-            # Face-to-face first, but only within the member's reach.
-            eligible &= reachable | ~self.listing_has_place_
-            distances[within] = kilometres
-            place[within] = 1.0 - 0.5 * kilometres / radius
-        return place, distances
+            within = km <= radius[:, None]
+            grid = np.ix_(rows, cols)
+            distances[grid] = km
+            place[grid] = np.where(within, 1.0 - 0.5 * km / radius[:, None], 0.0)
+            eligible[grid] &= within  # face to face, but only within the member's reach
+        return place.astype(np.float32), eligible, distances
 
-    def _time_signal(self, profile: dict) -> np.ndarray:
-        free = f.slot_vector(profile.get("availability") or [])
-        if not free.any():
-            return np.full(len(self.listing_ids_), 0.5, dtype=np.float32)
-        meets = self.listing_slots_.sum(axis=1)
-        overlap = (self.listing_slots_ @ free) / np.maximum(meets, 1)
-        return np.where(meets == 0, 0.7, overlap).astype(np.float32)  # no schedule: flexible
+    def _time_block(self, profiles, candidates) -> np.ndarray:
+        free = np.stack([f.slot_vector(p.get("availability") or []) for p in profiles])
+        slots = self.listing_slots_[candidates]
+        meets = slots.sum(axis=1)
+        overlap = (free @ slots.T) / np.maximum(meets, 1)[None, :]
+        overlap = np.where(meets[None, :] == 0, 0.7, overlap)  # no schedule: flexible times
+        return np.where(free.any(axis=1)[:, None], overlap, 0.5).astype(np.float32)
 
-    def _comfort_signal(self, profile: dict) -> np.ndarray:
-        step = int(self.steps_.get(profile.get("id"), 0.0))
-        wanted = f.profile_comfort(profile, step)
-        return f.comfort_fit(self.listing_comfort_, wanted, bool(profile.get("start_slowly")))
+    def _comfort_block(self, profiles, candidates) -> np.ndarray:
+        wanted = np.stack(
+            [f.profile_comfort(p, int(self.steps_.get(p.get("id"), 0))) for p in profiles]
+        )
+        slow = np.array([bool(p.get("start_slowly")) for p in profiles])
+        levels = self.listing_comfort_[candidates][None, :, :]
+        gentle = f.comfort_fit(levels, wanted[:, None, :], True)
+        plain = f.comfort_fit(levels, wanted[:, None, :], False)
+        return np.where(slow[:, None], gentle, plain).astype(np.float32)
 
-    def _combined(self, signals: dict, start_slowly: bool = False) -> np.ndarray:
-        matrix = np.stack([signals[name] for name in SIGNALS], axis=-1)
-        return combine(matrix, self.weights_, start_slowly, self.small_org_boost, self.popularity_)
+    def _combined(self, block: Block, profiles: list[dict]) -> np.ndarray:
+        matrix = np.stack([block.signals[name] for name in SIGNALS], axis=-1)
+        slow = np.array([bool(p.get("start_slowly")) for p in profiles])[:, None]
+        return combine(
+            matrix,
+            self.weights_,
+            slow,
+            self.small_org_boost,
+            self.popularity_[block.candidates][None, :],
+        )
 
     def score(self, profile: dict) -> np.ndarray:
         """Scores for every fitted listing (ineligible ones are 0), in `listing_ids_` order."""
-        signals, context = self._signals(profile)
-        combined = self._combined(signals, bool(profile.get("start_slowly")))
-        return np.where(context["eligible"], combined, 0.0)
+        block = self._block([profile], np.arange(len(self.listing_ids_)))
+        return np.where(block.eligible, self._combined(block, [profile]), 0.0)[0]
 
     # ---------------------------------------------------------------- recommending
 
     def recommend(self, profile: dict, k: int | None = None, exclude_ids=()) -> list[Suggestion]:
+        return self.recommend_batch([profile], k, exclude_ids={profile.get("id"): exclude_ids})[0]
+
+    def recommend_batch(
+        self,
+        profiles: list[dict],
+        k: int | None = None,
+        exclude_ids=None,
+        chunk_size: int = 256,
+    ) -> list[list[Suggestion]]:
+        """Suggestions for many members. Members are grouped by place, so each block's
+        candidates are only the listings its members can reach."""
         k = k or self.k
-        signals, context = self._signals(profile)
-        score = self._combined(signals, bool(profile.get("start_slowly")))
-        eligible = context["eligible"] & self._not_excluded(profile, exclude_ids)
-        candidates = np.flatnonzero(eligible)
-        if len(candidates) == 0:
+        exclude_ids = exclude_ids or {}
+        results: list[list[Suggestion]] = [[] for _ in profiles]
+        for chunk in _spatial_chunks(profiles, chunk_size):
+            members = [profiles[i] for i in chunk]
+            candidates = self._candidates(members)
+            if len(candidates) == 0:
+                continue
+            block = self._block(members, candidates)
+            score = np.where(block.eligible, self._combined(block, members), -1.0)
+            for row, position in enumerate(chunk):
+                member = profiles[position]
+                allowed = score[row] >= 0
+                allowed &= ~np.isin(candidates, self._excluded(member, exclude_ids))
+                results[position] = self._pick(member, row, block, score[row], allowed, k)
+        return results
+
+    def _candidates(self, members: list[dict]) -> np.ndarray:
+        """Listings any member of the block could be offered: those within reach, plus
+        listings with no place, plus virtual ones when someone asked for them."""
+        if self.ball_tree_ is None or any(
+            not f.has_place(m) or m.get("attendance") == "virtual" for m in members
+        ):
+            return np.flatnonzero(self._offerable_)
+        coordinates = np.radians([[m["lat"], m["lon"]] for m in members])
+        radii = np.array([float(m.get("travel_radius_km") or 5.0) for m in members])
+        found = self.ball_tree_.query_radius(coordinates, r=radii / f.EARTH_RADIUS_KM)
+        reachable = np.zeros(len(self.listing_ids_), dtype=bool)
+        reachable[self.placed_index_[np.concatenate(found)]] = True
+        reachable |= ~self.listing_has_place_ & ~self.listing_virtual_
+        if any(m.get("attendance") == "either" for m in members):
+            reachable |= self.listing_virtual_
+        return np.flatnonzero(reachable & self._offerable_)
+
+    def _excluded(self, member: dict, exclude_ids: dict) -> np.ndarray:
+        member_id = member.get("id")
+        given = [self.index_of_[x] for x in exclude_ids.get(member_id, ()) if x in self.index_of_]
+        declined = self.declined_.get(member_id, np.array([], dtype=np.int64))
+        return np.concatenate([np.array(given, dtype=np.int64), declined])
+
+    def _pick(self, member, row, block: Block, score, allowed, k) -> list[Suggestion]:
+        positions = np.flatnonzero(allowed)
+        if len(positions) == 0:
             return []
-        top = candidates[np.argsort(-score[candidates], kind="stable")[: self.candidates]]
-        chosen = self._diverse(top, score, k)
-        return [self._suggestion(profile, i, score[i], signals, context) for i in chosen]
+        if len(positions) > self.candidates:
+            top = np.argpartition(-score[positions], self.candidates - 1)[: self.candidates]
+            positions = positions[top]
+        positions = positions[np.argsort(-score[positions], kind="stable")]
+        chosen = self._diverse(block.candidates, positions, score, k)
+        return [self._suggestion(member, row, block, p, score[p]) for p in chosen]
 
-    def _not_excluded(self, profile: dict, exclude_ids) -> np.ndarray:
-        keep = np.ones(len(self.listing_ids_), dtype=bool)
-        for listing_id in exclude_ids:
-            if listing_id in self.index_of_:
-                keep[self.index_of_[listing_id]] = False
-        keep[self.declined_.get(profile.get("id"), np.array([], dtype=np.int64))] = False
-        capacity = np.array([x.get("capacity") or np.inf for x in self.listings_])
-        keep &= self.join_counts_ < capacity  # full listings are never offered
-        return keep
-
-    def _diverse(self, ranked: np.ndarray, score: np.ndarray, k: int) -> list[int]:
+    def _diverse(self, candidates, ranked: np.ndarray, score: np.ndarray, k: int) -> list[int]:
         """Maximal marginal relevance: each pick trades relevance against likeness to picks."""
         if self.diversity <= 0 or len(ranked) <= 1:
             return list(ranked[:k])
-        vectors = self.listing_interest_[ranked]
+        vectors = self.listing_interest_[candidates[ranked]]
         likeness = (vectors @ vectors.T).toarray()
         chosen = [0]
         while len(chosen) < min(k, len(ranked)):
-            remaining = [i for i in range(len(ranked)) if i not in chosen]
+            remaining = np.array([i for i in range(len(ranked)) if i not in chosen])
             redundancy = likeness[np.ix_(remaining, chosen)].max(axis=1)
             value = (1 - self.diversity) * score[ranked[remaining]] - self.diversity * redundancy
-            chosen.append(remaining[int(np.argmax(value))])
+            chosen.append(int(remaining[int(np.argmax(value))]))
         return [int(ranked[i]) for i in chosen]
 
-    def _suggestion(self, profile, index, score, signals, context) -> Suggestion:
+    def _suggestion(self, member, row, block: Block, position, score) -> Suggestion:
+        index = int(block.candidates[position])
         listing = self.listings_[index]
-        distance = context["distances"][index]
-        member_interests = set(profile.get("interests") or [])
-        member_causes = set(profile.get("causes") or [])
-        start_slowly = bool(profile.get("start_slowly"))
+        distance = block.distances[row, position]
+        signals = {name: float(block.signals[name][row, position]) for name in SIGNALS}
         reasons = listing_reasons(
             listing,
-            shared_interest_tags=sorted(member_interests & set(listing.get("interests") or [])),
-            mentioned_terms=self._shared_terms(profile, index),
-            shared_causes=sorted(member_causes & set(listing.get("causes") or [])),
+            shared_interest_tags=sorted(
+                set(member.get("interests") or []) & set(listing.get("interests") or [])
+            ),
+            mentioned_terms=self._shared_terms(block.interest[row], index),
+            shared_causes=sorted(
+                set(member.get("causes") or []) & set(listing.get("causes") or [])
+            ),
             distance_km=None if np.isnan(distance) else float(distance),
-            common_slots=sorted(set(profile.get("availability") or []) & f.listing_slots(listing)),
+            common_slots=sorted(set(member.get("availability") or []) & f.listing_slots(listing)),
             comfort_levels=self.listing_comfort_[index],
-            comfort_fit=float(signals["comfort"][index]),
-            start_slowly=start_slowly,
-            similar_people_joined=self._people_like_you_joined(signals, index),
+            comfort_fit=signals["comfort"],
+            start_slowly=bool(member.get("start_slowly")),
+            # Said only when the signal is strong and comes from real people's choices.
+            similar_people_joined=bool(self.history_) and signals["collaborative"] >= 0.5,
         )
         return Suggestion(
             listing_id=listing["id"],
             score=round(float(score), 4),
             reasons=reasons,
-            signals={name: round(float(signals[name][index]), 4) for name in SIGNALS},
+            signals={name: round(value, 4) for name, value in signals.items()},
         )
 
-    def _shared_terms(self, profile: dict, index: int) -> list[str]:
+    def _shared_terms(self, member_vector, index: int) -> list[str]:
         """Words of the member's own that weigh most in this listing's text."""
-        mine = self.interest_vectorizer_.transform([f.profile_interest_text(profile)])
-        overlap = mine.multiply(self.listing_interest_[index]).tocoo()
-        names = self.interest_vectorizer_.get_feature_names_out()
+        overlap = member_vector.multiply(self.listing_interest_[index]).tocoo()
         ranked = sorted(zip(overlap.data, overlap.col, strict=True), reverse=True)
-        return [names[c] for _, c in ranked if not names[c].startswith("tag_")][:3]
-
-    def _people_like_you_joined(self, signals: dict, index: int) -> bool:
-        """Said only when the collaborative signal is strong and comes from real people."""
-        learned_from_people = bool(self.history_)
-        return learned_from_people and signals["collaborative"][index] >= 0.5
+        words = [self.interest_terms_[c] for _, c in ranked]
+        return [w for w in words if not w.startswith("tag_")][:3]
 
     # ---------------------------------------------------------------- incremental
 
@@ -489,16 +563,35 @@ def combine(
     return np.clip(score, 0.0, 1.0)
 
 
-def _as_array(matrix) -> np.ndarray:
-    if sp.issparse(matrix):
-        matrix = matrix.toarray()
-    return np.asarray(matrix, dtype=np.float32).ravel()
+@dataclass
+class Block:
+    """Signals for some members (rows) x some candidate listings (columns)."""
+
+    candidates: np.ndarray
+    signals: dict[str, np.ndarray]
+    eligible: np.ndarray
+    distances: np.ndarray
+    interest: sp.csr_matrix
 
 
-def _scaled(values: np.ndarray) -> np.ndarray:
-    """Divide by the maximum so the best match of each signal is 1 for this member."""
-    top = values.max() if len(values) else 0
-    return values / top if top > 0 else values
+def _row_scaled(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """Divide each row by its maximum, so each member's best match of a signal is 1."""
+    matrix = sp.csr_matrix(matrix)
+    top = np.asarray(matrix.max(axis=1).toarray()).ravel() if matrix.shape[1] else np.zeros(0)
+    top[top <= 0] = 1.0
+    return (sp.diags(1.0 / top) @ matrix).tocsr()
+
+
+def _spatial_chunks(profiles: list[dict], size: int) -> list[np.ndarray]:
+    """Positions of profiles in chunks of nearby members (by a ~5 km grid cell)."""
+
+    def cell(p):
+        if not f.has_place(p) or p.get("attendance") == "virtual":
+            return (1, 0, 0)  # members without a place go together, last
+        return (0, round(p["lat"] / 0.05), round(p["lon"] / 0.05))
+
+    order = sorted(range(len(profiles)), key=lambda i: cell(profiles[i]))
+    return [np.array(order[i : i + size]) for i in range(0, len(order), size)]
 
 
 def _normalise_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:

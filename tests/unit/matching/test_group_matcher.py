@@ -232,3 +232,20 @@ def test_a_model_of_another_format_is_refused(matcher, tmp_path, monkeypatch):
     monkeypatch.setattr("service.matching.persistence.MODEL_FORMAT", 999)
     with pytest.raises(IncompatibleModel):
         load(path)
+
+
+def test_batch_gives_each_member_what_recommend_gives(matcher):
+    members = [
+        profile("a", ["gardening"], ["environment"]),
+        profile("b", ["books", "poetry"]),
+        profile("c", ["knitting"], attendance="either"),
+        profile("d", ["hiking"], where=FAR_AWAY),
+        profile("e", ["music"], lat=None, lon=None),
+        profile("f", ["books"], start_slowly=True),
+    ]
+    batch = matcher.recommend_batch(members, k=3, chunk_size=2)
+    for member, suggestions in zip(members, batch, strict=True):
+        single = matcher.recommend(member, k=3)
+        assert [(s.listing_id, s.score) for s in suggestions] == [
+            (s.listing_id, s.score) for s in single
+        ]
