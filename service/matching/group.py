@@ -273,16 +273,17 @@ class GroupMatcher(BaseEstimator):
             [f.profile_interest_text(p) for p in profiles]
         ).astype(np.float32)
         place, eligible, distances = self._place_block(profiles, candidates)
+        collaborative, cold_start = self._collaborative_block(profiles, candidates, leave_out)
         signals = {
             "content": self._content_block(profiles, interest, candidates),
-            "collaborative": self._collaborative_block(profiles, candidates, leave_out),
+            "collaborative": collaborative,
             "popularity": np.broadcast_to(self.popularity_[candidates], place.shape),
             "place": place,
             "time": self._time_block(profiles, candidates),
             "comfort": self._comfort_block(profiles, candidates),
         }
         eligible &= self._offerable_[candidates]
-        return Block(candidates, signals, eligible, distances, interest)
+        return Block(candidates, signals, eligible, distances, interest, cold_start)
 
     def _content_block(self, profiles, interest, candidates) -> np.ndarray:
         cosine = (interest @ self.listing_interest_[candidates].T).toarray()
@@ -299,8 +300,9 @@ class GroupMatcher(BaseEstimator):
         """A fixed scale for text similarity: the same for one member or a whole fan-out."""
         return np.minimum(1.0, cosine / self.content_saturation).astype(np.float32)
 
-    def _collaborative_block(self, profiles, candidates, leave_out) -> np.ndarray:
-        """What people with a similar history, or similar interests, joined (row-scaled)."""
+    def _collaborative_block(self, profiles, candidates, leave_out):
+        """What people with a similar history, or similar interests, joined (row-scaled), and
+        which members had nobody to learn from (popularity stands in for them)."""
         n = len(self.listing_ids_)
         history = sp.lil_matrix((len(profiles), n), dtype=np.float32)
         for row, profile in enumerate(profiles):
@@ -312,7 +314,7 @@ class GroupMatcher(BaseEstimator):
         combined = _row_scaled(by_history + by_people)[:, candidates].toarray()
         cold = combined.max(axis=1) == 0  # nobody to learn from yet: popularity instead
         combined[cold] = self.popularity_[candidates]
-        return combined.astype(np.float32)
+        return combined.astype(np.float32), cold
 
     def _people_like(self, profiles: list[dict]) -> sp.csr_matrix:
         """Each member's most similar known members, as weights (members x neighbours)."""
@@ -495,7 +497,7 @@ class GroupMatcher(BaseEstimator):
             comfort_fit=signals["comfort"],
             start_slowly=bool(member.get("start_slowly")),
             # Said only when the signal is strong and comes from real people's choices.
-            similar_people_joined=bool(self.history_) and signals["collaborative"] >= 0.5,
+            similar_people_joined=not block.cold_start[row] and signals["collaborative"] >= 0.5,
         )
         return Suggestion(
             listing_id=listing["id"],
@@ -572,6 +574,7 @@ class Block:
     eligible: np.ndarray
     distances: np.ndarray
     interest: sp.csr_matrix
+    cold_start: np.ndarray  # rows whose collaborative signal is popularity
 
 
 def _row_scaled(matrix: sp.csr_matrix) -> sp.csr_matrix:
