@@ -201,5 +201,59 @@ def demo_credentials() -> None:
     click.echo(json.dumps(json.loads(path.read_text()), indent=2))
 
 
+@main.command("evaluate")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder holding the data sets.  [default: ../shared/data beside the repository]",
+)
+@click.option(
+    "--dataset",
+    type=click.Choice(["meetup_portland", "meetup_montana", "nyc_service_volunteer", "all"]),
+    default="all",
+    show_default=True,
+)
+@click.option(
+    "--split", type=click.Choice(["validation", "test"]), default="test", show_default=True
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var/evaluation"),
+    show_default=True,
+)
+@click.option("--seed", default=0, show_default=True, help="Seed of the split and of random.")
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A GroupMatcher hyperparameter (VALUE read as JSON when it parses), repeatable.",
+)
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def evaluate_command(data_dir, dataset, split, out_dir, seed, params, quiet) -> None:
+    """Measure the matcher against baselines on real data; writes NAME.json and NAME.png."""
+    from service.matching.datasets import DATASET_NAMES, load_dataset
+    from service.matching.evaluation import evaluate, params_from, summary_table, write_report
+
+    try:
+        matcher_params = params_from(params)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--param") from error
+    tables = {}
+    for name in DATASET_NAMES if dataset == "all" else (dataset,):
+        try:
+            data = load_dataset(name, data_dir)
+        except FileNotFoundError as error:
+            raise click.ClickException(f"{name}: {error}") from error
+        report = evaluate(data, split, seed, matcher_params=matcher_params, progress=not quiet)
+        json_path, png_path = write_report(report, out_dir)
+        click.echo(f"{name}: wrote {json_path} and {png_path}", err=True)
+        tables[name] = summary_table(report)
+    click.echo(json.dumps(tables if dataset == "all" else tables[dataset], indent=2))
+
+
 if __name__ == "__main__":
     main()
