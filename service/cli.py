@@ -232,14 +232,22 @@ def demo_credentials() -> None:
     metavar="NAME=VALUE",
     help="A GroupMatcher hyperparameter (VALUE read as JSON when it parses), repeatable.",
 )
+@click.option(
+    "--peer-param",
+    "peer_params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A PeerMatcher hyperparameter, like --param.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def evaluate_command(data_dir, dataset, split, out_dir, seed, params, quiet) -> None:
+def evaluate_command(data_dir, dataset, split, out_dir, seed, params, peer_params, quiet) -> None:
     """Measure the matcher against baselines on real data; writes NAME.json and NAME.png."""
     from service.matching.datasets import DATASET_NAMES, load_dataset
     from service.matching.evaluation import evaluate, params_from, summary_table, write_report
 
     try:
         matcher_params = params_from(params)
+        peer_matcher_params = params_from(peer_params)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--param") from error
     tables = {}
@@ -248,7 +256,14 @@ def evaluate_command(data_dir, dataset, split, out_dir, seed, params, quiet) -> 
             data = load_dataset(name, data_dir)
         except FileNotFoundError as error:
             raise click.ClickException(f"{name}: {error}") from error
-        report = evaluate(data, split, seed, matcher_params=matcher_params, progress=not quiet)
+        report = evaluate(
+            data,
+            split,
+            seed,
+            matcher_params=matcher_params,
+            peer_params=peer_matcher_params or None,
+            progress=not quiet,
+        )
         json_path, png_path = write_report(report, out_dir)
         click.echo(f"{name}: wrote {json_path} and {png_path}", err=True)
         tables[name] = summary_table(report)

@@ -196,7 +196,7 @@ def holdout_split(dataset: Dataset, split: str, seed: int, holdout_fraction: flo
         listings=with_training_popularity(dataset, training),
         candidate_ids=sorted(dataset.candidate_ids),
         interactions=training,
-        profiles=dataset.profiles,
+        profiles=with_demonstrated_reach(dataset, training),
         tasks=tasks,
     )
 
@@ -235,6 +235,36 @@ def with_training_popularity(dataset: Dataset, training: list[dict]) -> list[dic
         {**listing, "popularity": counts[listing["id"]]} if listing["id"] in observed else listing
         for listing in dataset.listings
     ]
+
+
+def with_demonstrated_reach(dataset: Dataset, training: list[dict]) -> dict[str, dict]:
+    """Profiles whose travel radius covers the farthest group each member joined in training.
+
+    The data sets do not say how far people travel, so loaders assume a radius; a member who
+    already goes farther than that has shown they do. Only training joins are used, so nothing
+    about the held-out answer leaks into the profile.
+    """
+    places = {listing["id"]: listing for listing in dataset.listings}
+    farthest: dict[str, float] = defaultdict(float)
+    for row in training:
+        listing = places.get(row["listing_id"])
+        profile = dataset.profiles.get(row["member_id"])
+        if listing is None or profile is None:
+            continue
+        km = distance_km(profile, listing)
+        if math.isfinite(km):
+            farthest[row["member_id"]] = max(farthest[row["member_id"]], km)
+    return {
+        member: {
+            **profile,
+            "travel_radius_km": max(
+                profile.get("travel_radius_km") or 0, math.ceil(farthest[member]) + 1
+            ),
+        }
+        if member in farthest
+        else profile
+        for member, profile in dataset.profiles.items()
+    }
 
 
 def query_split(dataset: Dataset, split: str, seed: int) -> GroupSplit:

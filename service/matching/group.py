@@ -48,14 +48,15 @@ class GroupMatcher(BaseEstimator):
         place_weight: float = 0.15,
         time_weight: float = 0.1,
         comfort_weight: float = 0.1,
-        diversity: float = 0.3,
+        diversity: float = 0.1,
         small_org_boost: float = 0.0,
         neighbours: int = 50,
         learn_weights: str = "auto",
         min_feedback: int = 200,
         text_features: str = "word",
         candidates: int = 100,
-        content_saturation: float = 0.4,
+        content_saturation: float = 0.3,
+        item_similarity: str = "cosine",
         random_state: int = 0,
     ):
         self.k = k
@@ -73,6 +74,7 @@ class GroupMatcher(BaseEstimator):
         self.text_features = text_features
         self.candidates = candidates
         self.content_saturation = content_saturation
+        self.item_similarity = item_similarity
         self.random_state = random_state
 
     # ---------------------------------------------------------------- fitting
@@ -159,22 +161,28 @@ class GroupMatcher(BaseEstimator):
         # Live and not full: the only listings ever offered.
         self._offerable_ = self.listing_live_ & (counts < self.listing_capacity_)
 
-    @staticmethod
-    def _item_similarity(history: dict, n: int) -> sp.csr_matrix:
-        """Cosine similarity of listings by who joined them (zero diagonal)."""
+    def _item_similarity(self, history: dict, n: int) -> sp.csr_matrix:
+        """How strongly joining one listing points to another (zero diagonal).
+
+        "cosine" is symmetric; "conditional" is P(joined j | joined i), which keeps the pull
+        of popular listings that people like you also join.
+        """
         members = [m for m in history if len(history[m]) > 0]
         rows = [r for r, m in enumerate(members) for _ in history[m]]
         cols = [c for m in members for c in history[m]]
         joined = sp.csr_matrix(
             (np.ones(len(rows), np.float32), (rows, cols)), shape=(len(members), n)
         )
-        norms = np.sqrt(np.asarray(joined.sum(axis=0)).ravel())
-        norms[norms == 0] = 1
-        scaled = joined @ sp.diags(1 / norms)
-        similarity = (scaled.T @ scaled).tocsr()
+        counts = np.asarray(joined.sum(axis=0)).ravel()
+        counts[counts == 0] = 1
+        if self.item_similarity == "conditional":
+            similarity = (sp.diags(1 / counts) @ (joined.T @ joined)).tocsr()
+        else:
+            scaled = joined @ sp.diags(1 / np.sqrt(counts))
+            similarity = (scaled.T @ scaled).tocsr()
         similarity.setdiag(0)
         similarity.eliminate_zeros()
-        return similarity
+        return similarity.astype(np.float32)
 
     def _fit_members(self, profiles: list[dict]) -> None:
         """Members' interests, for "people with similar interests joined" (user neighbours)."""
@@ -241,12 +249,20 @@ class GroupMatcher(BaseEstimator):
             self.weights_learned_ = True
 
     def _sampled_negatives(self, positives: list[dict]) -> list[dict]:
-        """For implicit data (joins only): listings a member did not join, as weak negatives."""
+        """For implicit data (joins only): listings a member did not join, as weak negatives.
+
+        They are drawn from listings somebody joined, so the model learns what separates a
+        member's choice from other real options, not merely "joined by anyone at all".
+        """
         rng = np.random.default_rng(self.random_state)
+        joined_by_someone = np.flatnonzero(self.join_counts_ > 0)
+        pool = (
+            joined_by_someone if len(joined_by_someone) > 1 else np.arange(len(self.listing_ids_))
+        )
         negatives = []
         for event in positives:
             joined = set(self.history_.get(event["member_id"], []))
-            for index in rng.integers(0, len(self.listing_ids_), size=3):
+            for index in rng.choice(pool, size=3):
                 if index not in joined:
                     negatives.append(
                         {
@@ -273,9 +289,13 @@ class GroupMatcher(BaseEstimator):
             [f.profile_interest_text(p) for p in profiles]
         ).astype(np.float32)
         place, eligible, distances = self._place_block(profiles, candidates)
+        content = self._content_block(profiles, interest, candidates)
         collaborative, cold_start = self._collaborative_block(profiles, candidates, leave_out)
+        # With nobody to learn from, "people like you" can only mean "things like what you
+        # said you like": the content signal stands in (popularity already has its own weight).
+        collaborative[cold_start] = content[cold_start]
         signals = {
-            "content": self._content_block(profiles, interest, candidates),
+            "content": content,
             "collaborative": collaborative,
             "popularity": np.broadcast_to(self.popularity_[candidates], place.shape),
             "place": place,
@@ -297,8 +317,9 @@ class GroupMatcher(BaseEstimator):
         return self.saturate(cosine)
 
     def saturate(self, cosine: np.ndarray) -> np.ndarray:
-        """A fixed scale for text similarity: the same for one member or a whole fan-out."""
-        return np.minimum(1.0, cosine / self.content_saturation).astype(np.float32)
+        """A fixed, smooth scale for text similarity, the same for one member or a whole
+        fan-out; it flattens near 1 but never ties, so strong matches stay ordered."""
+        return (1.0 - np.exp(-cosine / self.content_saturation)).astype(np.float32)
 
     def _collaborative_block(self, profiles, candidates, leave_out):
         """What people with a similar history, or similar interests, joined (row-scaled), and
@@ -312,8 +333,7 @@ class GroupMatcher(BaseEstimator):
         by_history = _row_scaled(history.tocsr() @ self.item_similarity_)
         by_people = _row_scaled(self._people_like(profiles) @ self.neighbour_joined_)
         combined = _row_scaled(by_history + by_people)[:, candidates].toarray()
-        cold = combined.max(axis=1) == 0  # nobody to learn from yet: popularity instead
-        combined[cold] = self.popularity_[candidates]
+        cold = combined.max(axis=1) == 0  # nobody to learn from yet
         return combined.astype(np.float32), cold
 
     def _people_like(self, profiles: list[dict]) -> sp.csr_matrix:

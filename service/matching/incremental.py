@@ -67,10 +67,11 @@ def score_listing_for_members(matcher, listing: dict, members: MemberIndex) -> n
     )
     place, reachable = _place(listing, members)
     popularity = _new_listing_popularity(matcher, listing)
+    content = matcher.saturate(content)
     signals = np.stack(
         [
-            matcher.saturate(content),
-            np.full(len(content), popularity, dtype=np.float32),  # nobody has joined it yet
+            content,
+            content,  # nobody has joined it yet: what you like stands in for people like you
             np.full(len(content), popularity, dtype=np.float32),
             place,
             _time(listing, members),

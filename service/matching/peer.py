@@ -45,6 +45,8 @@ class PeerMatcher(BaseEstimator):
         interests_weight: float = 0.3,
         place_weight: float = 0.2,
         comfort_weight: float = 0.1,
+        shared_groups_weight: float = 0.0,
+        activity_weight: float = 0.0,
         max_radius_km: float = 50.0,
     ):
         self.k = k
@@ -52,6 +54,8 @@ class PeerMatcher(BaseEstimator):
         self.interests_weight = interests_weight
         self.place_weight = place_weight
         self.comfort_weight = comfort_weight
+        self.shared_groups_weight = shared_groups_weight
+        self.activity_weight = activity_weight
         self.max_radius_km = max_radius_km
 
     def fit(self, profiles: list[dict], interactions=None, blocked_pairs=()) -> PeerMatcher:
@@ -70,7 +74,35 @@ class PeerMatcher(BaseEstimator):
         self.radius_ = np.array([float(p.get("travel_radius_km") or 5.0) for p in self.profiles_])
         self._fit_places()
         self.never_ = self._never_again(interactions or [], blocked_pairs)
+        self._fit_groups(interactions or [])
         return self
+
+    def _fit_groups(self, interactions) -> None:
+        """Who goes to the same groups (cosine over joins), and how active each member is."""
+        listings = sorted(
+            {
+                e["listing_id"]
+                for e in interactions
+                if "listing_id" in e
+                and e.get("kind", "joined") in ("joined", "accepted", "attended")
+            },
+            key=str,
+        )
+        column = {listing: c for c, listing in enumerate(listings)}
+        cells = {
+            (self.index_of_[e["member_id"]], column[e["listing_id"]])
+            for e in interactions
+            if e["member_id"] in self.index_of_ and e.get("listing_id") in column
+        }
+        rows, cols = zip(*cells, strict=True) if cells else ((), ())
+        joined = sp.csr_matrix(
+            (np.ones(len(rows)), (rows, cols)), shape=(len(self.profiles_), len(listings))
+        )
+        self.group_column_ = column
+        self.groups_ = _normalise_rows(joined)
+        activity = np.log1p(np.asarray(joined.sum(axis=1)).ravel())
+        top = activity.max() if len(activity) else 0.0
+        self.activity_ = activity / top if top > 0 else activity
 
     def _fit_places(self) -> None:
         placed = [i for i, p in enumerate(self.profiles_) if f.has_place(p)]
@@ -99,8 +131,17 @@ class PeerMatcher(BaseEstimator):
         comfort = self._comfort_compatibility(profile)
         towards_them, towards_me, _ = self._closeness(profile)
         common = self.values_weight * shared_values + self.interests_weight * shared_interests
-        common = common + self.comfort_weight * comfort
+        common = common + self.comfort_weight * comfort + self._group_terms(profile)
         return common + self.place_weight * towards_them, common + self.place_weight * towards_me
+
+    def _group_terms(self, profile: dict) -> np.ndarray:
+        """Going to the same groups, and being active enough to meet (both are symmetric)."""
+        terms = self.activity_weight * self.activity_
+        row = self.index_of_.get(profile.get("id"))
+        if row is not None and self.shared_groups_weight:
+            terms = terms + self.shared_groups_weight * _column(self.groups_ @ self.groups_[row].T)
+        mine = self.activity_[row] if row is not None else 0.0
+        return terms + self.activity_weight * mine
 
     def _comfort_compatibility(self, profile: dict) -> np.ndarray:
         mine = f.profile_comfort(profile)
@@ -172,6 +213,12 @@ class PeerMatcher(BaseEstimator):
             score=round(float(min(score, 1.0)), 4),
             reasons=reasons or ["a similar outlook to yours"],
         )
+
+
+def _normalise_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    norms[norms == 0] = 1
+    return (sp.diags(1 / norms) @ matrix).tocsr()
 
 
 def _column(matrix) -> np.ndarray:
