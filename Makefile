@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install clean
+.PHONY: run test lint install clean evaluate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,13 @@ run: install
 test: install
 	$(BIN)/ruff check service workers tests migrations
 	$(BIN)/python -m pytest
+
+## make evaluate: the matcher against baselines on ../shared/data (JSON + charts in var/evaluation)
+evaluate: install
+	$(BIN)/kindred evaluate --dataset meetup_portland --split test \
+		--param learn_weights='"implicit"' --peer-param activity_weight=2.0
+	$(BIN)/kindred evaluate --dataset meetup_montana --split test
+	$(BIN)/kindred evaluate --dataset nyc_service_volunteer --split test
 
 lint: install
 	$(BIN)/ruff check service workers tests migrations
