@@ -17,6 +17,7 @@ logistic regression on the same signals. The top candidates are then re-ranked f
 
 from __future__ import annotations
 
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -55,6 +56,7 @@ class GroupMatcher(BaseEstimator):
         min_feedback: int = 200,
         text_features: str = "word",
         candidates: int = 100,
+        shortlist: int | None = 300,
         content_saturation: float = 0.3,
         item_similarity: str = "cosine",
         random_state: int = 0,
@@ -73,6 +75,7 @@ class GroupMatcher(BaseEstimator):
         self.min_feedback = min_feedback
         self.text_features = text_features
         self.candidates = candidates
+        self.shortlist = shortlist
         self.content_saturation = content_saturation
         self.item_similarity = item_similarity
         self.random_state = random_state
@@ -110,6 +113,7 @@ class GroupMatcher(BaseEstimator):
         self.listing_prior_ = np.array([float(x.get("popularity") or 0) for x in listings])
         self.listing_capacity_ = np.array([x.get("capacity") or np.inf for x in listings], float)
         self.interest_terms_ = self.interest_vectorizer_.get_feature_names_out()
+        self.listing_sketch_ = _sketch(self.listing_interest_, self.random_state)
         self._fit_places(listings)
 
     def _vectorizer(self) -> TfidfVectorizer:
@@ -284,33 +288,75 @@ class GroupMatcher(BaseEstimator):
     # is a block of one; re-matching a city is many blocks of nearby members, whose candidates
     # are the listings within their reach. One code path, so both give the same answers.
 
-    def _block(self, profiles: list[dict], candidates: np.ndarray, leave_out=None) -> Block:
+    def _block(self, profiles, pool: np.ndarray, leave_out=None, excluded=None) -> Block:
+        """Signals for members x candidates, in two stages.
+
+        First the cheap signals (content, collaborative, popularity) over the whole pool the
+        block can reach, to keep each member's `shortlist` best; then the rest (place, time,
+        comfort, eligibility) only for those. Picking from a shortlist costs far less than
+        scoring every pair, and the same code serves one member or a city.
+        """
         interest = self.interest_vectorizer_.transform(
             [f.profile_interest_text(p) for p in profiles]
         ).astype(np.float32)
-        place, eligible, distances = self._place_block(profiles, candidates)
-        content = self._content_block(profiles, interest, candidates)
-        collaborative, cold_start = self._collaborative_block(profiles, candidates, leave_out)
+        content = self._content_block(profiles, interest, pool)
+        collaborative, cold_start = self._collaborative_block(profiles, pool, leave_out)
         # With nobody to learn from, "people like you" can only mean "things like what you
         # said you like": the content signal stands in (popularity already has its own weight).
         collaborative[cold_start] = content[cold_start]
+        keep = self._shortlist(profiles, pool, content, collaborative, excluded)
+        candidates = pool[keep]
+        place, eligible, distances = self._place_block(profiles, candidates)
         signals = {
-            "content": content,
-            "collaborative": collaborative,
-            "popularity": np.broadcast_to(self.popularity_[candidates], place.shape),
+            "content": np.take_along_axis(content, keep, axis=1),
+            "collaborative": np.take_along_axis(collaborative, keep, axis=1),
+            "popularity": self.popularity_[candidates].astype(np.float32),
             "place": place,
             "time": self._time_block(profiles, candidates),
             "comfort": self._comfort_block(profiles, candidates),
         }
         eligible &= self._offerable_[candidates]
+        if excluded is not None:
+            eligible &= ~np.take_along_axis(excluded, keep, axis=1)
         return Block(candidates, signals, eligible, distances, interest, cold_start)
 
-    def _content_block(self, profiles, interest, candidates) -> np.ndarray:
-        cosine = (interest @ self.listing_interest_[candidates].T).toarray()
+    def _shortlist(self, profiles, pool, content, collaborative, excluded) -> np.ndarray:
+        """Positions in `pool` of each member's best listings by the cheap signals (rows)."""
+        rows = len(profiles)
+        if self.shortlist is None or len(pool) <= self.shortlist:
+            return np.broadcast_to(np.arange(len(pool)), (rows, len(pool))).copy()
+        w = dict(zip(SIGNALS, self.weights_, strict=True))
+        rough = (
+            w["content"] * content
+            + w["collaborative"] * collaborative
+            + w["popularity"] * self.popularity_[pool][None, :]
+        )
+        rough = np.where(self._roughly_reachable(profiles, pool), rough, -1.0)
+        if excluded is not None:
+            rough = np.where(excluded, -2.0, rough)
+        return np.argpartition(-rough, self.shortlist - 1, axis=1)[:, : self.shortlist]
+
+    def _roughly_reachable(self, profiles, pool) -> np.ndarray:
+        """A bounding box around each member's travel circle, and the attendance rule: a
+        cheap superset of who can reach what (the exact distance comes in stage two)."""
+        lat, lon, radius, attendance = _places(profiles)
+        virtual = self.listing_virtual_[pool][None, :]
+        allowed = np.where(attendance[:, None] == "in_person", ~virtual, True)
+        allowed &= np.where(attendance[:, None] == "virtual", virtual, True)
+        dlat = np.degrees(radius / f.EARTH_RADIUS_KM)[:, None]
+        dlon = dlat / np.maximum(np.cos(np.radians(np.nan_to_num(lat))), 0.01)[:, None]
+        near = (np.abs(self.listing_lat_[pool][None, :] - lat[:, None]) <= dlat) & (
+            np.abs(self.listing_lon_[pool][None, :] - lon[:, None]) <= dlon
+        )
+        unknown = np.isnan(lat)[:, None] | ~self.listing_has_place_[pool][None, :]
+        return allowed & (near | unknown | virtual)
+
+    def _content_block(self, profiles, interest, pool) -> np.ndarray:
+        cosine = (interest @ self.listing_interest_[pool].T).toarray()
         with_causes = np.array([bool(p.get("causes")) for p in profiles])
         if with_causes.any():
             causes = self.cause_vectorizer_.transform([f.profile_cause_text(p) for p in profiles])
-            cause_cosine = (causes.astype(np.float32) @ self.listing_cause_[candidates].T).toarray()
+            cause_cosine = (causes.astype(np.float32) @ self.listing_cause_[pool].T).toarray()
             # Causes and values count as much as hobbies.
             mixed = 0.5 * cosine + 0.5 * cause_cosine
             cosine = np.where(with_causes[:, None], mixed, cosine)
@@ -355,41 +401,28 @@ class GroupMatcher(BaseEstimator):
 
     def _place_block(self, profiles, candidates):
         """Closeness in [0, 1], and who may be offered what: in person within reach, virtual
-        only for members who asked for it."""
-        shape = (len(profiles), len(candidates))
-        place = np.full(shape, 0.5, dtype=np.float32)
-        distances = np.full(shape, np.nan, dtype=np.float32)
-        attendance = np.array([p.get("attendance", "in_person") for p in profiles])
-        virtual = self.listing_virtual_[candidates][None, :]
+        only for members who asked for it. `candidates` is members x listings."""
+        lat, lon, radius, attendance = _places(profiles)
+        virtual = self.listing_virtual_[candidates]
         eligible = np.where(attendance[:, None] == "in_person", ~virtual, True)
         eligible &= np.where(attendance[:, None] == "virtual", virtual, True)
-        place = np.where(virtual, np.where(attendance[:, None] == "virtual", 1.0, 0.6), place)
-        placed = np.array([f.has_place(p) and p.get("attendance") != "virtual" for p in profiles])
-        listing_placed = self.listing_has_place_[candidates]
-        if placed.any() and listing_placed.any():
-            rows, cols = np.flatnonzero(placed), np.flatnonzero(listing_placed)
-            lat = np.array([profiles[r]["lat"] for r in rows])[:, None]
-            lon = np.array([profiles[r]["lon"] for r in rows])[:, None]
-            radius = np.array([float(profiles[r].get("travel_radius_km") or 5.0) for r in rows])
-            km = f.haversine_km(
-                lat,
-                lon,
-                self.listing_lat_[candidates[cols]][None, :],
-                self.listing_lon_[candidates[cols]][None, :],
-            )
-            within = km <= radius[:, None]
-            grid = np.ix_(rows, cols)
-            distances[grid] = km
-            place[grid] = np.where(within, 1.0 - 0.5 * km / radius[:, None], 0.0)
-            eligible[grid] &= within  # face to face, but only within the member's reach
-        return place.astype(np.float32), eligible, distances
+        place = np.where(virtual, np.where(attendance[:, None] == "virtual", 1.0, 0.6), 0.5)
+        km = f.haversine_km(
+            lat[:, None], lon[:, None], self.listing_lat_[candidates], self.listing_lon_[candidates]
+        )
+        known = ~np.isnan(km) & ~virtual
+        within = km <= radius[:, None]
+        place = np.where(known, np.where(within, 1.0 - 0.5 * km / radius[:, None], 0.0), place)
+        eligible &= ~known | within  # face to face, but only within the member's reach
+        distances = np.where(known, km, np.nan)
+        return place.astype(np.float32), eligible, distances.astype(np.float32)
 
     def _time_block(self, profiles, candidates) -> np.ndarray:
         free = np.stack([f.slot_vector(p.get("availability") or []) for p in profiles])
-        slots = self.listing_slots_[candidates]
-        meets = slots.sum(axis=1)
-        overlap = (free @ slots.T) / np.maximum(meets, 1)[None, :]
-        overlap = np.where(meets[None, :] == 0, 0.7, overlap)  # no schedule: flexible times
+        slots = self.listing_slots_[candidates]  # members x listings x 21
+        meets = slots.sum(axis=2)
+        overlap = np.einsum("mcs,ms->mc", slots, free) / np.maximum(meets, 1)
+        overlap = np.where(meets == 0, 0.7, overlap)  # no schedule: flexible times
         return np.where(free.any(axis=1)[:, None], overlap, 0.5).astype(np.float32)
 
     def _comfort_block(self, profiles, candidates) -> np.ndarray:
@@ -397,7 +430,7 @@ class GroupMatcher(BaseEstimator):
             [f.profile_comfort(p, int(self.steps_.get(p.get("id"), 0))) for p in profiles]
         )
         slow = np.array([bool(p.get("start_slowly")) for p in profiles])
-        levels = self.listing_comfort_[candidates][None, :, :]
+        levels = self.listing_comfort_[candidates]
         gentle = f.comfort_fit(levels, wanted[:, None, :], True)
         plain = f.comfort_fit(levels, wanted[:, None, :], False)
         return np.where(slow[:, None], gentle, plain).astype(np.float32)
@@ -410,13 +443,17 @@ class GroupMatcher(BaseEstimator):
             self.weights_,
             slow,
             self.small_org_boost,
-            self.popularity_[block.candidates][None, :],
+            self.popularity_[block.candidates],
         )
 
     def score(self, profile: dict) -> np.ndarray:
         """Scores for every fitted listing (ineligible ones are 0), in `listing_ids_` order."""
         block = self._block([profile], np.arange(len(self.listing_ids_)))
-        return np.where(block.eligible, self._combined(block, [profile]), 0.0)[0]
+        scores = np.zeros(len(self.listing_ids_))
+        scores[block.candidates[0]] = np.where(
+            block.eligible, self._combined(block, [profile]), 0.0
+        )[0]
+        return scores
 
     # ---------------------------------------------------------------- recommending
 
@@ -437,16 +474,14 @@ class GroupMatcher(BaseEstimator):
         results: list[list[Suggestion]] = [[] for _ in profiles]
         for chunk in _spatial_chunks(profiles, chunk_size):
             members = [profiles[i] for i in chunk]
-            candidates = self._candidates(members)
-            if len(candidates) == 0:
+            pool = self._candidates(members)
+            if len(pool) == 0:
                 continue
-            block = self._block(members, candidates)
+            excluded = np.stack([np.isin(pool, self._excluded(m, exclude_ids)) for m in members])
+            block = self._block(members, pool, excluded=excluded)
             score = np.where(block.eligible, self._combined(block, members), -1.0)
             for row, position in enumerate(chunk):
-                member = profiles[position]
-                allowed = score[row] >= 0
-                allowed &= ~np.isin(candidates, self._excluded(member, exclude_ids))
-                results[position] = self._pick(member, row, block, score[row], allowed, k)
+                results[position] = self._pick(profiles[position], row, block, score[row], k)
         return results
 
     def _candidates(self, members: list[dict]) -> np.ndarray:
@@ -472,23 +507,26 @@ class GroupMatcher(BaseEstimator):
         declined = self.declined_.get(member_id, np.array([], dtype=np.int64))
         return np.concatenate([np.array(given, dtype=np.int64), declined])
 
-    def _pick(self, member, row, block: Block, score, allowed, k) -> list[Suggestion]:
-        positions = np.flatnonzero(allowed)
+    def _pick(self, member, row, block: Block, score, k) -> list[Suggestion]:
+        positions = np.flatnonzero(score >= 0)
         if len(positions) == 0:
             return []
         if len(positions) > self.candidates:
             top = np.argpartition(-score[positions], self.candidates - 1)[: self.candidates]
             positions = positions[top]
-        positions = positions[np.argsort(-score[positions], kind="stable")]
-        chosen = self._diverse(block.candidates, positions, score, k)
-        return [self._suggestion(member, row, block, p, score[p]) for p in chosen]
+        # Best first; equal scores in catalogue order, however the shortlist was drawn.
+        positions = positions[np.lexsort((block.candidates[row][positions], -score[positions]))]
+        chosen = self._diverse(block.candidates[row], positions, score, k)
+        member_vector = block.interest[row]
+        return [self._suggestion(member, member_vector, row, block, p, score[p]) for p in chosen]
 
     def _diverse(self, candidates, ranked: np.ndarray, score: np.ndarray, k: int) -> list[int]:
         """Maximal marginal relevance: each pick trades relevance against likeness to picks."""
         if self.diversity <= 0 or len(ranked) <= 1:
             return list(ranked[:k])
-        vectors = self.listing_interest_[candidates[ranked]]
-        likeness = (vectors @ vectors.T).toarray()
+        ranked = ranked[: max(4 * k, 20)]  # a pick from further down would not win anyway
+        vectors = self.listing_sketch_[candidates[ranked]]
+        likeness = vectors @ vectors.T
         chosen = [0]
         while len(chosen) < min(k, len(ranked)):
             remaining = np.array([i for i in range(len(ranked)) if i not in chosen])
@@ -497,17 +535,19 @@ class GroupMatcher(BaseEstimator):
             chosen.append(int(remaining[int(np.argmax(value))]))
         return [int(ranked[i]) for i in chosen]
 
-    def _suggestion(self, member, row, block: Block, position, score) -> Suggestion:
-        index = int(block.candidates[position])
+    def _suggestion(self, member, member_vector, row, block: Block, position, score):
+        index = int(block.candidates[row, position])
         listing = self.listings_[index]
         distance = block.distances[row, position]
         signals = {name: float(block.signals[name][row, position]) for name in SIGNALS}
+        shared_tags = sorted(
+            set(member.get("interests") or []) & set(listing.get("interests") or [])
+        )
         reasons = listing_reasons(
             listing,
-            shared_interest_tags=sorted(
-                set(member.get("interests") or []) & set(listing.get("interests") or [])
-            ),
-            mentioned_terms=self._shared_terms(block.interest[row], index),
+            shared_interest_tags=shared_tags,
+            # The member's own words are only needed when no tag is shared.
+            mentioned_terms=[] if shared_tags else self._shared_terms(member_vector, index),
             shared_causes=sorted(
                 set(member.get("causes") or []) & set(listing.get("causes") or [])
             ),
@@ -527,10 +567,18 @@ class GroupMatcher(BaseEstimator):
         )
 
     def _shared_terms(self, member_vector, index: int) -> list[str]:
-        """Words of the member's own that weigh most in this listing's text."""
-        overlap = member_vector.multiply(self.listing_interest_[index]).tocoo()
-        ranked = sorted(zip(overlap.data, overlap.col, strict=True), reverse=True)
-        words = [self.interest_terms_[c] for _, c in ranked]
+        """Words of the member's own that weigh most in this listing's text.
+
+        Read straight from the CSR arrays: this runs for every suggestion of a city-wide
+        re-match, where scipy's per-call overhead would cost more than the arithmetic.
+        """
+        listings = self.listing_interest_
+        start, end = listings.indptr[index], listings.indptr[index + 1]
+        shared, mine, theirs = np.intersect1d(
+            member_vector.indices, listings.indices[start:end], return_indices=True
+        )
+        weight = member_vector.data[mine] * listings.data[start:end][theirs]
+        words = [self.interest_terms_[t] for t in shared[np.argsort(-weight)]]
         return [w for w in words if not w.startswith("tag_")][:3]
 
     # ---------------------------------------------------------------- incremental
@@ -603,6 +651,33 @@ def _row_scaled(matrix: sp.csr_matrix) -> sp.csr_matrix:
     top = np.asarray(matrix.max(axis=1).toarray()).ravel() if matrix.shape[1] else np.zeros(0)
     top[top <= 0] = 1.0
     return (sp.diags(1.0 / top) @ matrix).tocsr()
+
+
+def _sketch(vectors: sp.csr_matrix, seed: int, dimensions: int = 48) -> np.ndarray:
+    """A small dense summary of each listing's text (normalised truncated SVD), so that
+    "how alike are these two listings" for diversity is a tiny dense product."""
+    from sklearn.decomposition import TruncatedSVD
+
+    rows, columns = vectors.shape
+    dimensions = min(dimensions, rows - 1, columns - 1)
+    if dimensions < 1:
+        return np.ones((rows, 1), dtype=np.float32)
+    with warnings.catch_warnings():
+        # A catalogue of identical texts has no variance to explain; the sketch is still fine.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sketch = np.nan_to_num(TruncatedSVD(dimensions, random_state=seed).fit_transform(vectors))
+    norms = np.linalg.norm(sketch, axis=1, keepdims=True)
+    return (sketch / np.where(norms > 0, norms, 1)).astype(np.float32)
+
+
+def _places(profiles: list[dict]):
+    """Members' home coordinates (NaN when unknown or virtual-only), radius and attendance."""
+    located = [f.has_place(p) and p.get("attendance") != "virtual" for p in profiles]
+    lat = np.array([p["lat"] if ok else np.nan for p, ok in zip(profiles, located, strict=True)])
+    lon = np.array([p["lon"] if ok else np.nan for p, ok in zip(profiles, located, strict=True)])
+    radius = np.array([float(p.get("travel_radius_km") or 5.0) for p in profiles])
+    attendance = np.array([p.get("attendance", "in_person") for p in profiles])
+    return lat, lon, radius, attendance
 
 
 def _spatial_chunks(profiles: list[dict], size: int) -> list[np.ndarray]:

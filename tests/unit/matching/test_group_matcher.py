@@ -249,3 +249,15 @@ def test_batch_gives_each_member_what_recommend_gives(matcher):
         assert [(s.listing_id, s.score) for s in suggestions] == [
             (s.listing_id, s.score) for s in single
         ]
+
+
+def test_a_short_shortlist_keeps_the_best_and_the_rules():
+    listings = catalogue()
+    member = profile("m", ["gardening"], ["environment"])
+    full = GroupMatcher(shortlist=None).fit(listings)
+    short = GroupMatcher(shortlist=3).fit(listings)
+    assert ids(short.recommend(member, k=2)) == ids(full.recommend(member, k=2))
+    # Excluded listings never take a place on the shortlist, so the next best still comes.
+    assert ids(short.recommend(member, k=1, exclude_ids=[3, 4])) == ids(
+        full.recommend(member, k=1, exclude_ids=[3, 4])
+    )
