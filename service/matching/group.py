@@ -17,7 +17,6 @@ logistic regression on the same signals. The top candidates are then re-ranked f
 
 from __future__ import annotations
 
-import warnings
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -113,7 +112,6 @@ class GroupMatcher(BaseEstimator):
         self.listing_prior_ = np.array([float(x.get("popularity") or 0) for x in listings])
         self.listing_capacity_ = np.array([x.get("capacity") or np.inf for x in listings], float)
         self.interest_terms_ = self.interest_vectorizer_.get_feature_names_out()
-        self.listing_sketch_ = _sketch(self.listing_interest_, self.random_state)
         self._fit_places(listings)
 
     def _vectorizer(self) -> TfidfVectorizer:
@@ -525,7 +523,7 @@ class GroupMatcher(BaseEstimator):
         if self.diversity <= 0 or len(ranked) <= 1:
             return list(ranked[:k])
         ranked = ranked[: max(4 * k, 20)]  # a pick from further down would not win anyway
-        vectors = self.listing_sketch_[candidates[ranked]]
+        vectors = _dense_rows(self.listing_interest_, candidates[ranked])
         likeness = vectors @ vectors.T
         chosen = [0]
         while len(chosen) < min(k, len(ranked)):
@@ -653,21 +651,18 @@ def _row_scaled(matrix: sp.csr_matrix) -> sp.csr_matrix:
     return (sp.diags(1.0 / top) @ matrix).tocsr()
 
 
-def _sketch(vectors: sp.csr_matrix, seed: int, dimensions: int = 48) -> np.ndarray:
-    """A small dense summary of each listing's text (normalised truncated SVD), so that
-    "how alike are these two listings" for diversity is a tiny dense product."""
-    from sklearn.decomposition import TruncatedSVD
+def _dense_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
+    """A few CSR rows as a dense matrix over just the columns they use.
 
-    rows, columns = vectors.shape
-    dimensions = min(dimensions, rows - 1, columns - 1)
-    if dimensions < 1:
-        return np.ones((rows, 1), dtype=np.float32)
-    with warnings.catch_warnings():
-        # A catalogue of identical texts has no variance to explain; the sketch is still fine.
-        warnings.simplefilter("ignore", RuntimeWarning)
-        sketch = np.nan_to_num(TruncatedSVD(dimensions, random_state=seed).fit_transform(vectors))
-    norms = np.linalg.norm(sketch, axis=1, keepdims=True)
-    return (sketch / np.where(norms > 0, norms, 1)).astype(np.float32)
+    For the handful of listings diversity compares, this is exact and far cheaper than
+    scipy's general slicing and product."""
+    starts, ends = matrix.indptr[rows], matrix.indptr[rows + 1]
+    columns = np.concatenate([matrix.indices[a:b] for a, b in zip(starts, ends, strict=True)])
+    values = np.concatenate([matrix.data[a:b] for a, b in zip(starts, ends, strict=True)])
+    used, position = np.unique(columns, return_inverse=True)
+    dense = np.zeros((len(rows), len(used)), dtype=np.float32)
+    dense[np.repeat(np.arange(len(rows)), ends - starts), position] = values
+    return dense
 
 
 def _places(profiles: list[dict]):
