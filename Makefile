@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install clean evaluate
+.PHONY: run test lint install clean evaluate bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,15 @@ evaluate: install
 		--param learn_weights='"implicit"' --peer-param activity_weight=2.0
 	$(BIN)/kindred evaluate --dataset meetup_montana --split test
 	$(BIN)/kindred evaluate --dataset nyc_service_volunteer --split test
+
+## make bench: matcher speed and memory at 100k listings x 100k members (figures and chart in
+## docs/benchmarks/; about 25 minutes on 2 cores). QUICK=1 runs 5,000 x 5,000 instead.
+bench: install
+ifdef QUICK
+	$(BIN)/python -m bench.run_all --listings 5000 --members 5000 --out var/bench/quick
+else
+	$(BIN)/python -m bench.run_all
+endif
 
 lint: install
 	$(BIN)/ruff check service workers tests migrations

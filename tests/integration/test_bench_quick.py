@@ -1,0 +1,94 @@
+"""The benchmarks in quick mode: the catalogue is API-shaped and every script runs end to end.
+
+They read the real data sets in ../shared/data (KINDRED_SHARED_DATA overrides) and skip without
+them; caches go to a temporary folder (KINDRED_BENCH_CACHE), never to the repository's var/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SHARED_DATA = Path(os.environ.get("KINDRED_SHARED_DATA") or REPO_ROOT.parent / "shared" / "data")
+needs_data = pytest.mark.skipif(
+    not SHARED_DATA.is_dir(), reason=f"real data not found at {SHARED_DATA} (KINDRED_SHARED_DATA)"
+)
+# Fields the matcher reads that the write schemas do not take (set by the service, not the user).
+SERVICE_FIELDS = ("id", "status", "popularity")
+
+
+@pytest.fixture
+def bench_env(tmp_path, monkeypatch) -> dict:
+    monkeypatch.setenv("KINDRED_BENCH_CACHE", str(tmp_path / "cache"))
+    return {**os.environ, "KINDRED_BENCH_CACHE": str(tmp_path / "cache")}
+
+
+def run_module(module: str, *options: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", module, *options],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@needs_data
+def test_catalogue_listings_and_profiles_pass_the_api_schemas(bench_env):
+    from bench.catalogue import load_or_build
+    from service.api.listings import ListingWriteSchema
+    from service.api.members import ProfileFields
+
+    catalogue = load_or_build(SHARED_DATA, 300, 300, seed=3)
+
+    listings = [{k: v for k, v in x.items() if k not in SERVICE_FIELDS} for x in catalogue.listings]
+    assert ListingWriteSchema(many=True).validate(listings) == {}
+    profiles = [
+        {**{k: v for k, v in p.items() if k not in ("id", "consents")}, "display_name": "A"}
+        for p in catalogue.profiles
+    ]
+    assert ProfileFields(many=True).validate(profiles) == {}
+    assert catalogue.interactions, "some members joined something, for the collaborative signal"
+
+
+@needs_data
+def test_catalogue_is_seeded_and_cached(bench_env):
+    from bench.catalogue import build, cache_path, load_or_build
+
+    first = load_or_build(SHARED_DATA, 200, 200, seed=5)
+    assert cache_path(200, 200, 5).exists()
+    assert build(SHARED_DATA, 200, 200, seed=5).listings == first.listings
+
+
+def test_without_the_shared_data_a_benchmark_says_so_and_exits_0(bench_env, tmp_path):
+    env = {**bench_env, "KINDRED_SHARED_DATA": str(tmp_path / "missing")}
+    done = run_module("bench.top5_one_member", "--listings", "100", "--members", "100", env=env)
+    assert done.returncode == 0
+    assert "shared data not found" in done.stdout
+
+
+@pytest.mark.slow
+@needs_data
+def test_quick_run_of_every_benchmark_writes_results_and_chart(bench_env, tmp_path):
+    out = tmp_path / "out"
+    size = ("--listings", "400", "--members", "400")
+    done = run_module("bench.run_all", *size, "--out", str(out), env=bench_env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    results = json.loads((out / "results.json").read_text())
+    assert [r["benchmark"] for r in results] == [
+        "top5_one_member",
+        "rematch_all",
+        "new_listing_fanout",
+        "model_memory",
+    ]
+    for figure in (m for r in results for m in r["measurements"]):
+        assert figure["value"] > 0
+        assert figure["ratio"] is None or figure["ratio"] > 0
+    assert (out / "results.png").stat().st_size > 0
