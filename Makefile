@@ -23,7 +23,7 @@ run: install
 
 ## make test: the whole suite (PostgreSQL and Redis tests run when DATABASE_URL/REDIS_URL are set)
 test: install
-	$(BIN)/ruff check service workers tests migrations
+	$(BIN)/ruff check service workers tests migrations bench
 	$(BIN)/python -m pytest
 
 ## make evaluate: the matcher against baselines on ../shared/data (JSON + charts in var/evaluation)
@@ -43,7 +43,7 @@ else
 endif
 
 lint: install
-	$(BIN)/ruff check service workers tests migrations
+	$(BIN)/ruff check service workers tests migrations bench
 	$(BIN)/ruff format --check service workers tests
 
 clean:

@@ -158,7 +158,9 @@ class GroupMatcher(BaseEstimator):
         self.steps_ = dict(steps)
         self.join_counts_ = counts
         popularity = np.log1p(counts + self.listing_prior_)
-        self.popularity_ = popularity / popularity.max() if popularity.max() > 0 else popularity
+        popularity = popularity / popularity.max() if popularity.max() > 0 else popularity
+        # float32 like every other signal: one float64 array would upcast whole blocks.
+        self.popularity_ = popularity.astype(np.float32)
         self.item_similarity_ = self._item_similarity(history, n)
         # Live and not full: the only listings ever offered.
         self._offerable_ = self.listing_live_ & (counts < self.listing_capacity_)
