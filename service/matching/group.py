@@ -33,6 +33,8 @@ from service.matching.suggestion import Suggestion
 
 SIGNALS = ("content", "collaborative", "popularity", "place", "time", "comfort")
 POSITIVE_KINDS = {"joined", "accepted", "attended"}
+# Blocks this small (one member asking, a fan-out check) use the term-major copies.
+SMALL_BLOCK = 8
 NEGATIVE_KINDS = {"declined"}
 # Each acceptance moves a "start slowly" member half a step up, each attendance a whole step.
 STEP_CREDIT = {"accepted": 0.5, "attended": 1.0}
@@ -112,6 +114,9 @@ class GroupMatcher(BaseEstimator):
         self.listing_prior_ = np.array([float(x.get("popularity") or 0) for x in listings])
         self.listing_capacity_ = np.array([x.get("capacity") or np.inf for x in listings], float)
         self.interest_terms_ = self.interest_vectorizer_.get_feature_names_out()
+        # Term-major copies: scoring one member reads only the rows of the terms it has.
+        self.listing_interest_t_ = self.listing_interest_.T.tocsr()
+        self.listing_cause_t_ = self.listing_cause_.T.tocsr()
         self._fit_places(listings)
 
     def _vectorizer(self) -> TfidfVectorizer:
@@ -198,6 +203,7 @@ class GroupMatcher(BaseEstimator):
             self.neighbour_joined_ = sp.csr_matrix((0, len(self.listings_)), dtype=np.float32)
             return
         self.neighbour_interest_ = self._profile_interest_matrix(known)
+        self.neighbour_interest_t_ = self.neighbour_interest_.T.tocsr()
         rows = [r for r, p in enumerate(known) for _ in self.history_[p["id"]]]
         cols = [c for p in known for c in self.history_[p["id"]]]
         self.neighbour_joined_ = sp.csr_matrix(
@@ -352,15 +358,25 @@ class GroupMatcher(BaseEstimator):
         return allowed & (near | unknown | virtual)
 
     def _content_block(self, profiles, interest, pool) -> np.ndarray:
-        cosine = (interest @ self.listing_interest_[pool].T).toarray()
+        cosine = self._similarity(interest, self.listing_interest_, self.listing_interest_t_, pool)
         with_causes = np.array([bool(p.get("causes")) for p in profiles])
         if with_causes.any():
             causes = self.cause_vectorizer_.transform([f.profile_cause_text(p) for p in profiles])
-            cause_cosine = (causes.astype(np.float32) @ self.listing_cause_[pool].T).toarray()
+            cause_cosine = self._similarity(
+                causes.astype(np.float32), self.listing_cause_, self.listing_cause_t_, pool
+            )
             # Causes and values count as much as hobbies.
             mixed = 0.5 * cosine + 0.5 * cause_cosine
             cosine = np.where(with_causes[:, None], mixed, cosine)
         return self.saturate(cosine)
+
+    @staticmethod
+    def _similarity(members, listings, listings_t, pool) -> np.ndarray:
+        """members x pool dot products. A few members read only their own terms' rows of the
+        term-major copy (no large transpose per call); a big block slices the pool once."""
+        if members.shape[0] <= SMALL_BLOCK:
+            return (members @ listings_t).toarray()[:, pool]
+        return (members @ listings[pool].T).toarray()
 
     def saturate(self, cosine: np.ndarray) -> np.ndarray:
         """A fixed, smooth scale for text similarity, the same for one member or a whole
@@ -387,7 +403,7 @@ class GroupMatcher(BaseEstimator):
         count = len(self.neighbour_ids_)
         if count == 0:
             return sp.csr_matrix((len(profiles), 0), dtype=np.float32)
-        similarity = self._profile_interest_matrix(profiles) @ self.neighbour_interest_.T
+        similarity = self._profile_interest_matrix(profiles) @ self.neighbour_interest_t_
         similarity = similarity.toarray()
         for row, profile in enumerate(profiles):  # nobody is their own neighbour
             own = self.neighbour_row_.get(profile.get("id"))

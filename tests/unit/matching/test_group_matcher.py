@@ -261,3 +261,16 @@ def test_a_short_shortlist_keeps_the_best_and_the_rules():
     assert ids(short.recommend(member, k=1, exclude_ids=[3, 4])) == ids(
         full.recommend(member, k=1, exclude_ids=[3, 4])
     )
+
+
+def test_small_and_large_blocks_score_content_alike(matcher, monkeypatch):
+    members = [profile(f"m{i}", ["gardening", "books"][i % 2 :], ["environment"]) for i in range(4)]
+    pool = np.arange(len(matcher.listing_ids_))
+    interest = matcher.interest_vectorizer_.transform(
+        [" ".join(m["interests"]) for m in members]
+    ).astype(np.float32)
+    monkeypatch.setattr("service.matching.group.SMALL_BLOCK", 100)
+    term_major = matcher._content_block(members, interest, pool)
+    monkeypatch.setattr("service.matching.group.SMALL_BLOCK", 0)
+    row_major = matcher._content_block(members, interest, pool)
+    np.testing.assert_allclose(term_major, row_major, atol=1e-6)
