@@ -35,6 +35,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from tqdm import tqdm
 
 from service.matching.datasets import Dataset
+from service.matching.peer import consents_to_peers
 
 KS = (3, 5, 10)
 K_MAX = max(KS)
@@ -396,10 +397,6 @@ class PeerSplit:
     profiles: dict[str, dict]
     interactions: list[dict]
     tasks: list[Task]
-
-
-def consents_to_peers(profile: dict) -> bool:
-    return bool((profile.get("consents") or {}).get("peer_introductions"))
 
 
 def build_peer_split(dataset: Dataset, groups: GroupSplit) -> PeerSplit:

@@ -125,10 +125,6 @@ def comfort_fit(listing_levels: np.ndarray, wanted: np.ndarray, start_slowly: bo
     return np.clip(1.0 - difference.mean(axis=-1) / 2.0, 0.0, 1.0)
 
 
-def to_radians(lat: float, lon: float) -> np.ndarray:
-    return np.radians([lat, lon])
-
-
 def haversine_km(lat1, lon1, lat2, lon2):
     lat1, lon1, lat2, lon2 = map(np.radians, (lat1, lon1, lat2, lon2))
     a = (

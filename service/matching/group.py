@@ -215,7 +215,7 @@ class GroupMatcher(BaseEstimator):
             [f.profile_interest_text(p) for p in profiles]
         )
         cause = self.cause_vectorizer_.transform([f.profile_cause_text(p) for p in profiles])
-        return _normalise_rows(sp.hstack([interest, cause]).tocsr().astype(np.float32))
+        return normalise_rows(sp.hstack([interest, cause]).tocsr().astype(np.float32))
 
     def _default_weights(self) -> np.ndarray:
         weights = np.array(
@@ -705,7 +705,7 @@ def _spatial_chunks(profiles: list[dict], size: int) -> list[np.ndarray]:
     return [np.array(order[i : i + size]) for i in range(0, len(order), size)]
 
 
-def _normalise_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
+def normalise_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
     norms[norms == 0] = 1
     return (sp.diags(1 / norms) @ matrix).tocsr()

@@ -17,7 +17,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.neighbors import BallTree
 
 from service.matching import features as f
-from service.matching.group import fit_vectors
+from service.matching.group import POSITIVE_KINDS, fit_vectors, normalise_rows
 from service.matching.reasons import join_words
 from service.matching.suggestion import PeerSuggestion
 
@@ -83,8 +83,7 @@ class PeerMatcher(BaseEstimator):
             {
                 e["listing_id"]
                 for e in interactions
-                if "listing_id" in e
-                and e.get("kind", "joined") in ("joined", "accepted", "attended")
+                if "listing_id" in e and e.get("kind", "joined") in POSITIVE_KINDS
             },
             key=str,
         )
@@ -99,7 +98,7 @@ class PeerMatcher(BaseEstimator):
             (np.ones(len(rows)), (rows, cols)), shape=(len(self.profiles_), len(listings))
         )
         self.group_column_ = column
-        self.groups_ = _normalise_rows(joined)
+        self.groups_ = normalise_rows(joined)
         activity = np.log1p(np.asarray(joined.sum(axis=1)).ravel())
         top = activity.max() if len(activity) else 0.0
         self.activity_ = activity / top if top > 0 else activity
@@ -213,12 +212,6 @@ class PeerMatcher(BaseEstimator):
             score=round(float(min(score, 1.0)), 4),
             reasons=reasons or ["a similar outlook to yours"],
         )
-
-
-def _normalise_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
-    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
-    norms[norms == 0] = 1
-    return (sp.diags(1 / norms) @ matrix).tocsr()
 
 
 def _column(matrix) -> np.ndarray:

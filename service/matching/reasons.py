@@ -24,10 +24,6 @@ def join_words(words: list[str]) -> str:
     return ", ".join(words[:-1]) + " and " + words[-1]
 
 
-def shared_interests(names: list[str]) -> str:
-    return f"you both like {join_words(names)}" if names else ""
-
-
 def listing_reasons(
     listing: dict,
     shared_interest_tags: list[str],
