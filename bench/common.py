@@ -12,9 +12,7 @@ import json
 import os
 import statistics
 import sys
-import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +63,7 @@ def matcher_code_hash() -> str:
 
 
 def model_path(args, code_hash: str) -> Path:
-    return CACHE_DIR / f"matcher-L{args.listings}-M{args.members}-s{args.seed}-{code_hash}.joblib"
+    return CACHE_DIR / f"matcher-L{args.listings}-M{args.members}-s{args.seed}-{code_hash}.pkl"
 
 
 def fitted_matcher(args, data):
@@ -99,27 +97,6 @@ def timed(function, *arguments) -> tuple[float, object]:
     started = time.perf_counter()
     value = function(*arguments)
     return time.perf_counter() - started, value
-
-
-@contextmanager
-def heartbeat(label: str, every: float = 30.0):
-    """A line every `every` seconds during one long call, which no progress bar can see into."""
-    done = threading.Event()
-    started = time.perf_counter()
-
-    def beat():
-        while not done.wait(every):
-            print(
-                f"  {label}: still running after {time.perf_counter() - started:.0f} s", flush=True
-            )
-
-    thread = threading.Thread(target=beat, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join()
 
 
 def median_ms(seconds: list[float]) -> float:

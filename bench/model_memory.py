@@ -62,7 +62,7 @@ def child(kind: str, path: Path) -> dict:
 
     import scipy.sparse as sp
 
-    # Imported before measuring (with numpy, scikit-learn, joblib): libraries are not the model.
+    # Imported before measuring (with numpy and scikit-learn): libraries are not the model.
     from service.matching import GroupMatcher, persistence
 
     if kind == "model":

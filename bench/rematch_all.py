@@ -26,11 +26,11 @@ from bench import baseline, common
 TARGET_SECONDS = 60.0
 
 
-def time_batch(matcher, profiles: list[dict]) -> float:
-    print(f"recommend_batch for {len(profiles):,} members ...", flush=True)
-    with common.heartbeat("recommend_batch"):
+def time_batch(matcher, profiles: list[dict], processes: int) -> float:
+    bar = tqdm(total=len(profiles), desc=f"recommend_batch ({processes} processes)", unit="member")
+    with bar:
         started = time.perf_counter()
-        results = matcher.recommend_batch(profiles, k=5)
+        results = matcher.recommend_batch(profiles, k=5, n_jobs=processes, progress=bar.update)
         seconds = time.perf_counter() - started
     assert len(results) == len(profiles), "recommend_batch must answer every member"
     return seconds
@@ -60,7 +60,9 @@ def time_baseline(matcher, profiles: list[dict], threads: int) -> tuple[float, f
 
 def main() -> dict:
     parse = common.parser(__doc__.splitlines()[0])
-    parse.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="baseline threads")
+    cores = os.cpu_count() or 2
+    parse.add_argument("--threads", type=int, default=cores, help="baseline threads")
+    parse.add_argument("--processes", type=int, default=cores, help="matcher processes")
     parse.add_argument("--sample", type=int, default=300, help="members timed for the estimate")
     args = parse.parse_args()
     data = common.catalogue(args)
@@ -75,8 +77,9 @@ def main() -> dict:
         "baseline_threads": args.threads,
     }
     if hasattr(matcher, "recommend_batch"):
-        seconds = time_batch(matcher, profiles)
+        seconds = time_batch(matcher, profiles, args.processes)
         details["status"] = "measured"
+        details["processes"] = args.processes
     else:
         print("GroupMatcher.recommend_batch does not exist yet: PENDING; estimating instead")
         seconds = estimate_one_by_one(matcher, profiles, args.sample, args.seed)

@@ -17,7 +17,8 @@ logistic regression on the same signals. The top candidates are then re-ranked f
 
 from __future__ import annotations
 
-from collections import defaultdict
+import multiprocessing
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import BallTree
 
 from service.matching import features as f
+from service.matching.facts import ListingFacts
 from service.matching.reasons import listing_reasons
 from service.matching.suggestion import Suggestion
 
@@ -96,7 +98,8 @@ class GroupMatcher(BaseEstimator):
         return self
 
     def _fit_catalogue(self, listings: list[dict]) -> None:
-        self.listings_ = [dict(listing) for listing in listings]
+        # Only what reasons quote is kept, as arrays: the dicts' text made models slow to load.
+        self.listing_facts_ = ListingFacts.of(listings)
         self.listing_ids_ = np.array([listing["id"] for listing in listings], dtype=object)
         self.index_of_ = {listing_id: i for i, listing_id in enumerate(self.listing_ids_)}
         self.interest_vectorizer_ = self._vectorizer()
@@ -200,22 +203,30 @@ class GroupMatcher(BaseEstimator):
         self.neighbour_row_ = {member: row for row, member in enumerate(self.neighbour_ids_)}
         if not known:
             self.neighbour_interest_ = None
-            self.neighbour_joined_ = sp.csr_matrix((0, len(self.listings_)), dtype=np.float32)
+            self.neighbour_joined_ = sp.csr_matrix((0, len(self.listing_ids_)), dtype=np.float32)
             return
-        self.neighbour_interest_ = self._profile_interest_matrix(known)
+        self.neighbour_interest_ = self._profile_interest_matrix(self._texts(known))
         self.neighbour_interest_t_ = self.neighbour_interest_.T.tocsr()
         rows = [r for r, p in enumerate(known) for _ in self.history_[p["id"]]]
         cols = [c for p in known for c in self.history_[p["id"]]]
+        shape = (len(known), len(self.listing_ids_))
         self.neighbour_joined_ = sp.csr_matrix(
-            (np.ones(len(rows), np.float32), (rows, cols)), shape=(len(known), len(self.listings_))
+            (np.ones(len(rows), np.float32), (rows, cols)), shape=shape
         )
 
-    def _profile_interest_matrix(self, profiles: list[dict]) -> sp.csr_matrix:
-        interest = self.interest_vectorizer_.transform(
-            [f.profile_interest_text(p) for p in profiles]
+    def _texts(self, profiles: list[dict]) -> Texts:
+        """Members' interest and cause vectors, computed once per block: every signal that
+        reads a member's words uses these (each vectoriser call costs about a millisecond)."""
+        return Texts(
+            tfidf_rows(self.interest_vectorizer_, [f.profile_interest_text(p) for p in profiles]),
+            tfidf_rows(self.cause_vectorizer_, [f.profile_cause_text(p) for p in profiles]),
+            np.array([bool(p.get("causes")) for p in profiles]),
         )
-        cause = self.cause_vectorizer_.transform([f.profile_cause_text(p) for p in profiles])
-        return normalise_rows(sp.hstack([interest, cause]).tocsr().astype(np.float32))
+
+    @staticmethod
+    def _profile_interest_matrix(texts: Texts) -> sp.csr_matrix:
+        """Interests and causes side by side, unit length: who is like whom."""
+        return normalise_rows(sp.hstack([texts.interest, texts.causes]).tocsr())
 
     def _default_weights(self) -> np.ndarray:
         weights = np.array(
@@ -302,11 +313,9 @@ class GroupMatcher(BaseEstimator):
         comfort, eligibility) only for those. Picking from a shortlist costs far less than
         scoring every pair, and the same code serves one member or a city.
         """
-        interest = self.interest_vectorizer_.transform(
-            [f.profile_interest_text(p) for p in profiles]
-        ).astype(np.float32)
-        content = self._content_block(profiles, interest, pool)
-        collaborative, cold_start = self._collaborative_block(profiles, pool, leave_out)
+        texts = self._texts(profiles)
+        content = self._content_block(texts, pool)
+        collaborative, cold_start = self._collaborative_block(profiles, texts, pool, leave_out)
         # With nobody to learn from, "people like you" can only mean "things like what you
         # said you like": the content signal stands in (popularity already has its own weight).
         collaborative[cold_start] = content[cold_start]
@@ -324,7 +333,7 @@ class GroupMatcher(BaseEstimator):
         eligible &= self._offerable_[candidates]
         if excluded is not None:
             eligible &= ~np.take_along_axis(excluded, keep, axis=1)
-        return Block(candidates, signals, eligible, distances, interest, cold_start)
+        return Block(candidates, signals, eligible, distances, texts.interest, cold_start)
 
     def _shortlist(self, profiles, pool, content, collaborative, excluded) -> np.ndarray:
         """Positions in `pool` of each member's best listings by the cheap signals (rows)."""
@@ -357,17 +366,16 @@ class GroupMatcher(BaseEstimator):
         unknown = np.isnan(lat)[:, None] | ~self.listing_has_place_[pool][None, :]
         return allowed & (near | unknown | virtual)
 
-    def _content_block(self, profiles, interest, pool) -> np.ndarray:
+    def _content_block(self, texts: Texts, pool) -> np.ndarray:
+        interest = texts.interest
         cosine = self._similarity(interest, self.listing_interest_, self.listing_interest_t_, pool)
-        with_causes = np.array([bool(p.get("causes")) for p in profiles])
-        if with_causes.any():
-            causes = self.cause_vectorizer_.transform([f.profile_cause_text(p) for p in profiles])
+        if texts.has_causes.any():
             cause_cosine = self._similarity(
-                causes.astype(np.float32), self.listing_cause_, self.listing_cause_t_, pool
+                texts.causes, self.listing_cause_, self.listing_cause_t_, pool
             )
             # Causes and values count as much as hobbies.
             mixed = 0.5 * cosine + 0.5 * cause_cosine
-            cosine = np.where(with_causes[:, None], mixed, cosine)
+            cosine = np.where(texts.has_causes[:, None], mixed, cosine)
         return self.saturate(cosine)
 
     @staticmethod
@@ -383,27 +391,30 @@ class GroupMatcher(BaseEstimator):
         fan-out; it flattens near 1 but never ties, so strong matches stay ordered."""
         return (1.0 - np.exp(-cosine / self.content_saturation)).astype(np.float32)
 
-    def _collaborative_block(self, profiles, candidates, leave_out):
+    def _collaborative_block(self, profiles, texts: Texts, candidates, leave_out):
         """What people with a similar history, or similar interests, joined (row-scaled), and
         which members had nobody to learn from (popularity stands in for them)."""
-        n = len(self.listing_ids_)
-        history = sp.lil_matrix((len(profiles), n), dtype=np.float32)
-        for row, profile in enumerate(profiles):
-            joined = self.history_.get(profile.get("id"), np.array([], dtype=np.int64))
-            joined = joined[joined != leave_out] if leave_out is not None else joined
-            history[row, joined] = 1.0
-        by_history = _row_scaled(history.tocsr() @ self.item_similarity_)
-        by_people = _row_scaled(self._people_like(profiles) @ self.neighbour_joined_)
+        nothing = np.array([], dtype=np.int64)
+        joined = [self.history_.get(p.get("id"), nothing) for p in profiles]
+        if leave_out is not None:
+            joined = [row[row != leave_out] for row in joined]
+        pointer = np.concatenate([[0], np.cumsum([len(row) for row in joined])])
+        history = sp.csr_matrix(
+            (np.ones(pointer[-1], np.float32), np.concatenate([nothing, *joined]), pointer),
+            shape=(len(profiles), len(self.listing_ids_)),
+        )
+        by_history = _row_scaled(history @ self.item_similarity_)
+        by_people = _row_scaled(self._people_like(profiles, texts) @ self.neighbour_joined_)
         combined = _row_scaled(by_history + by_people)[:, candidates].toarray()
         cold = combined.max(axis=1) == 0  # nobody to learn from yet
         return combined.astype(np.float32), cold
 
-    def _people_like(self, profiles: list[dict]) -> sp.csr_matrix:
+    def _people_like(self, profiles: list[dict], texts: Texts) -> sp.csr_matrix:
         """Each member's most similar known members, as weights (members x neighbours)."""
         count = len(self.neighbour_ids_)
         if count == 0:
             return sp.csr_matrix((len(profiles), 0), dtype=np.float32)
-        similarity = self._profile_interest_matrix(profiles) @ self.neighbour_interest_t_
+        similarity = self._profile_interest_matrix(texts) @ self.neighbour_interest_t_
         similarity = similarity.toarray()
         for row, profile in enumerate(profiles):  # nobody is their own neighbour
             own = self.neighbour_row_.get(profile.get("id"))
@@ -482,23 +493,34 @@ class GroupMatcher(BaseEstimator):
         k: int | None = None,
         exclude_ids=None,
         chunk_size: int = 256,
+        n_jobs: int = 1,
+        progress=None,
     ) -> list[list[Suggestion]]:
         """Suggestions for many members. Members are grouped by place, so each block's
-        candidates are only the listings its members can reach."""
+        candidates are only the listings its members can reach. With `n_jobs` > 1 the blocks
+        are shared among forked processes, which read this fitted model without copying it.
+        `progress`, when given, is called with the number of members each finished block held.
+        """
         k = k or self.k
         exclude_ids = exclude_ids or {}
+        chunks = _spatial_chunks(profiles, chunk_size)
         results: list[list[Suggestion]] = [[] for _ in profiles]
-        for chunk in _spatial_chunks(profiles, chunk_size):
-            members = [profiles[i] for i in chunk]
-            pool = self._candidates(members)
-            if len(pool) == 0:
-                continue
-            excluded = np.stack([np.isin(pool, self._excluded(m, exclude_ids)) for m in members])
-            block = self._block(members, pool, excluded=excluded)
-            score = np.where(block.eligible, self._combined(block, members), -1.0)
-            for row, position in enumerate(chunk):
-                results[position] = self._pick(profiles[position], row, block, score[row], k)
+        for chunk, answers in _map_blocks(self, profiles, chunks, k, exclude_ids, n_jobs):
+            for position, suggestions in zip(chunk, answers, strict=True):
+                results[position] = suggestions
+            if progress is not None:
+                progress(len(chunk))
         return results
+
+    def _recommend_block(self, members: list[dict], k: int, exclude_ids: dict):
+        """Each member's suggestions, for one block of nearby members."""
+        pool = self._candidates(members)
+        if len(pool) == 0:
+            return [[] for _ in members]
+        excluded = np.stack([np.isin(pool, self._excluded(m, exclude_ids)) for m in members])
+        block = self._block(members, pool, excluded=excluded)
+        score = np.where(block.eligible, self._combined(block, members), -1.0)
+        return [self._pick(member, row, block, score[row], k) for row, member in enumerate(members)]
 
     def _candidates(self, members: list[dict]) -> np.ndarray:
         """Listings any member of the block could be offered: those within reach, plus
@@ -553,22 +575,23 @@ class GroupMatcher(BaseEstimator):
 
     def _suggestion(self, member, member_vector, row, block: Block, position, score):
         index = int(block.candidates[row, position])
-        listing = self.listings_[index]
+        facts = self.listing_facts_
         distance = block.distances[row, position]
         signals = {name: float(block.signals[name][row, position]) for name in SIGNALS}
-        shared_tags = sorted(
-            set(member.get("interests") or []) & set(listing.get("interests") or [])
-        )
+        shared_tags = sorted(set(member.get("interests") or []) & set(facts.interests(index)))
+        listing_slots = {f.SLOTS[s] for s in np.flatnonzero(self.listing_slots_[index])}
         reasons = listing_reasons(
-            listing,
+            {
+                "is_virtual": bool(self.listing_virtual_[index]),
+                "area": facts.area(index),
+                "direction": "give" if facts.gives[index] else None,
+            },
             shared_interest_tags=shared_tags,
             # The member's own words are only needed when no tag is shared.
             mentioned_terms=[] if shared_tags else self._shared_terms(member_vector, index),
-            shared_causes=sorted(
-                set(member.get("causes") or []) & set(listing.get("causes") or [])
-            ),
+            shared_causes=sorted(set(member.get("causes") or []) & set(facts.causes(index))),
             distance_km=None if np.isnan(distance) else float(distance),
-            common_slots=sorted(set(member.get("availability") or []) & f.listing_slots(listing)),
+            common_slots=sorted(set(member.get("availability") or []) & listing_slots),
             comfort_levels=self.listing_comfort_[index],
             comfort_fit=signals["comfort"],
             start_slowly=bool(member.get("start_slowly")),
@@ -576,7 +599,7 @@ class GroupMatcher(BaseEstimator):
             similar_people_joined=not block.cold_start[row] and signals["collaborative"] >= 0.5,
         )
         return Suggestion(
-            listing_id=listing["id"],
+            listing_id=self.listing_ids_[index],
             score=round(float(score), 4),
             reasons=reasons,
             signals={name: round(value, 4) for name, value in signals.items()},
@@ -628,6 +651,32 @@ def fit_vectors(vectorizer: TfidfVectorizer, documents: list[str]) -> sp.csr_mat
     return vectorizer.transform(documents).astype(np.float32).tocsr()
 
 
+def tfidf_rows(vectorizer: TfidfVectorizer, documents: list[str]) -> sp.csr_matrix:
+    """`vectorizer.transform(documents)` in float32, from the vectorizer's own analyzer,
+    vocabulary and idf, but without scikit-learn's input validation on every call, which
+    took longer (about 1 ms) than the arithmetic for one member's few words. A test holds it
+    equal to `transform`."""
+    if vectorizer.norm != "l2" or not vectorizer.use_idf or vectorizer.binary:
+        return vectorizer.transform(documents).astype(np.float32).tocsr()  # not our settings
+    analyse, vocabulary, idf = vectorizer.build_analyzer(), vectorizer.vocabulary_, vectorizer.idf_
+    indptr, indices, counts = [0], [], []
+    for document in documents:
+        found = Counter(vocabulary[t] for t in analyse(document) if t in vocabulary)
+        terms = sorted(found)
+        indices.extend(terms)
+        counts.extend(found[t] for t in terms)
+        indptr.append(len(indices))
+    data = np.asarray(counts, dtype=np.float64)
+    if vectorizer.sublinear_tf:
+        data = 1.0 + np.log(data)
+    data = data * idf[np.asarray(indices, dtype=np.int64)]
+    rows = np.repeat(np.arange(len(documents)), np.diff(indptr))
+    norms = np.sqrt(np.bincount(rows, weights=data * data, minlength=len(documents)))
+    data = data / np.where(norms > 0, norms, 1.0)[rows]
+    shape = (len(documents), len(idf))
+    return sp.csr_matrix((data.astype(np.float32), indices, indptr), shape=shape)
+
+
 def combine(
     signals: np.ndarray,
     weights: np.ndarray,
@@ -650,6 +699,15 @@ def combine(
 
 
 @dataclass
+class Texts:
+    """Some members' words as TF-IDF rows in the fitted vocabularies."""
+
+    interest: sp.csr_matrix
+    causes: sp.csr_matrix
+    has_causes: np.ndarray
+
+
+@dataclass
 class Block:
     """Signals for some members (rows) x some candidate listings (columns)."""
 
@@ -662,11 +720,19 @@ class Block:
 
 
 def _row_scaled(matrix: sp.csr_matrix) -> sp.csr_matrix:
-    """Divide each row by its maximum, so each member's best match of a signal is 1."""
+    """Divide each row by its maximum, so each member's best match of a signal is 1.
+
+    Works on the CSR arrays directly (the values are never negative): scipy's general row
+    maximum and diagonal product cost more than the arithmetic for one member."""
     matrix = sp.csr_matrix(matrix)
-    top = np.asarray(matrix.max(axis=1).toarray()).ravel() if matrix.shape[1] else np.zeros(0)
+    counts = np.diff(matrix.indptr)
+    top = np.ones(matrix.shape[0], dtype=np.float32)
+    filled = counts > 0
+    if matrix.nnz:
+        top[filled] = np.maximum.reduceat(matrix.data, matrix.indptr[:-1][filled])
     top[top <= 0] = 1.0
-    return (sp.diags(1.0 / top) @ matrix).tocsr()
+    data = (matrix.data / np.repeat(top, counts)).astype(np.float32)
+    return sp.csr_matrix((data, matrix.indices, matrix.indptr), shape=matrix.shape)
 
 
 def _dense_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
@@ -691,6 +757,33 @@ def _places(profiles: list[dict]):
     radius = np.array([float(p.get("travel_radius_km") or 5.0) for p in profiles])
     attendance = np.array([p.get("attendance", "in_person") for p in profiles])
     return lat, lon, radius, attendance
+
+
+# What forked block workers read: set just before the pool forks, so children inherit it.
+_FORKED_WORK: tuple | None = None
+
+
+def _map_blocks(matcher, profiles, chunks, k, exclude_ids, n_jobs):
+    """(chunk, suggestions per member) for every chunk, in this process or in `n_jobs` forks."""
+    global _FORKED_WORK
+    can_fork = "fork" in multiprocessing.get_all_start_methods()
+    if n_jobs <= 1 or len(chunks) <= 1 or not can_fork:
+        for chunk in chunks:
+            yield chunk, matcher._recommend_block([profiles[i] for i in chunk], k, exclude_ids)
+        return
+    _FORKED_WORK = (matcher, profiles, chunks, k, exclude_ids)
+    try:
+        with multiprocessing.get_context("fork").Pool(min(n_jobs, len(chunks))) as pool:
+            for number, answers in pool.imap_unordered(_forked_block, range(len(chunks))):
+                yield chunks[number], answers
+    finally:
+        _FORKED_WORK = None
+
+
+def _forked_block(number: int):
+    matcher, profiles, chunks, k, exclude_ids = _FORKED_WORK
+    members = [profiles[i] for i in chunks[number]]
+    return number, matcher._recommend_block(members, k, exclude_ids)
 
 
 def _spatial_chunks(profiles: list[dict], size: int) -> list[np.ndarray]:

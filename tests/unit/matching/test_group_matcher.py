@@ -8,7 +8,7 @@ from sklearn.base import clone
 
 from service.matching import GroupMatcher
 from service.matching.persistence import IncompatibleModel, load, save
-from tests.unit.matching.builders import FAR_AWAY, catalogue, listing, profile
+from tests.unit.matching.builders import CLIFTON, EASTON, FAR_AWAY, catalogue, listing, profile
 
 
 @pytest.fixture
@@ -183,7 +183,20 @@ def test_reasons_name_the_real_shared_terms(matcher):
     text = " ".join(top.reasons)
     assert "gardening" in text and "environment" in text
     assert "Saturday mornings" in text
-    assert "km from you" in text
+    assert "km from you in Easton" in text
+
+
+def test_reasons_quote_the_listings_own_public_fields():
+    listings = [
+        listing(1, "Food bank shifts", ["cooking"], ["hunger"], direction="give", area="Redfield"),
+        listing(2, "Online knitting", ["knitting"], is_virtual=True, lat=None, lon=None),
+    ]
+    matcher = GroupMatcher().fit(listings)
+    giving = " ".join(matcher.recommend(profile("m", ["cooking"], ["hunger"]), k=1)[0].reasons)
+    assert "a chance to give your time" in giving and "in Redfield" in giving
+    assert "hunger, a cause you care about" in giving
+    online = matcher.recommend(profile("v", ["knitting"], attendance="virtual"), k=1)[0]
+    assert "meets online, as you asked" in online.reasons
 
 
 def test_reasons_never_mention_other_peoples_private_fields():
@@ -221,15 +234,22 @@ def test_needs_refit_when_catalogue_changed_enough(matcher):
 
 
 def test_saved_model_loads_and_recommends_the_same(matcher, tmp_path):
-    path = save(matcher, tmp_path / "group.joblib")
+    path = save(matcher, tmp_path / "group.pkl")
     loaded = load(path)
     member = profile("m", ["books"])
     assert ids(loaded.recommend(member)) == ids(matcher.recommend(member))
 
 
 def test_a_model_of_another_format_is_refused(matcher, tmp_path, monkeypatch):
-    path = save(matcher, tmp_path / "group.joblib")
+    path = save(matcher, tmp_path / "group.pkl")
     monkeypatch.setattr("service.matching.persistence.MODEL_FORMAT", 999)
+    with pytest.raises(IncompatibleModel):
+        load(path)
+
+
+def test_a_file_that_is_not_a_model_is_refused(tmp_path):
+    path = tmp_path / "notes.pkl"
+    path.write_text("not a model at all")
     with pytest.raises(IncompatibleModel):
         load(path)
 
@@ -251,6 +271,21 @@ def test_batch_gives_each_member_what_recommend_gives(matcher):
         ]
 
 
+def test_forked_workers_give_the_same_suggestions_and_report_progress(matcher):
+    members = [
+        profile(
+            f"m{i}", [["gardening"], ["books"], ["chess"]][i % 3], where=[EASTON, CLIFTON][i % 2]
+        )
+        for i in range(12)
+    ]
+    done = []
+    forked = matcher.recommend_batch(members, k=3, chunk_size=2, n_jobs=2, progress=done.append)
+    alone = matcher.recommend_batch(members, k=3, chunk_size=2)
+    assert forked == alone
+    assert sum(done) == len(members) and len(done) == 6
+    assert all(forked)
+
+
 def test_a_short_shortlist_keeps_the_best_and_the_rules():
     listings = catalogue()
     member = profile("m", ["gardening"], ["environment"])
@@ -266,11 +301,9 @@ def test_a_short_shortlist_keeps_the_best_and_the_rules():
 def test_small_and_large_blocks_score_content_alike(matcher, monkeypatch):
     members = [profile(f"m{i}", ["gardening", "books"][i % 2 :], ["environment"]) for i in range(4)]
     pool = np.arange(len(matcher.listing_ids_))
-    interest = matcher.interest_vectorizer_.transform(
-        [" ".join(m["interests"]) for m in members]
-    ).astype(np.float32)
+    texts = matcher._texts(members)
     monkeypatch.setattr("service.matching.group.SMALL_BLOCK", 100)
-    term_major = matcher._content_block(members, interest, pool)
+    term_major = matcher._content_block(texts, pool)
     monkeypatch.setattr("service.matching.group.SMALL_BLOCK", 0)
-    row_major = matcher._content_block(members, interest, pool)
+    row_major = matcher._content_block(texts, pool)
     np.testing.assert_allclose(term_major, row_major, atol=1e-6)

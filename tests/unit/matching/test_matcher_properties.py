@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from service.matching import GroupMatcher, PeerMatcher
 from service.matching.features import SLOTS
+from service.matching.group import tfidf_rows
 
 TAGS = ["books", "chess", "gardening", "music", "walking", "cooking", "art", "games"]
 CAUSES = ["environment", "literacy", "health", "arts", "community"]
@@ -133,3 +134,21 @@ def test_peer_suggestions_respect_consent_and_are_reciprocal(people):
         for b in consenting:
             scores_b = dict(zip(matcher.member_ids_, matcher.reciprocal_scores(b), strict=True))
             assert np.isclose(scores_a[b["id"]], scores_b[a["id"]], atol=1e-9)
+
+
+WORDS = [*TAGS, *CAUSES, "tag_books", "the", "club", "walks", "zzz-unknown", "Ünïcode", "42"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from(WORDS), max_size=8).map(" ".join), min_size=1, max_size=6),
+    st.sampled_from(["word", "char"]),
+)
+def test_fast_tfidf_rows_equal_scikit_learns_transform(documents, text_features):
+    """The matcher's own vectorising shortcut gives exactly what `transform` gives."""
+    catalogue = ["books and chess club", "gardening walks for the community", "music art games"]
+    vectorizer = GroupMatcher(text_features=text_features)._vectorizer().fit(catalogue)
+    fast = tfidf_rows(vectorizer, documents)
+    expected = vectorizer.transform(documents)
+    assert fast.dtype == np.float32 and fast.shape == expected.shape
+    np.testing.assert_allclose(fast.toarray(), expected.toarray(), atol=1e-6)
