@@ -24,9 +24,26 @@ class Kindred:
     engine: sa.Engine
     session_factory: sessionmaker[Session]
     _redis: redis.Redis | None = None
+    _matchers: object | None = None
 
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.session_factory)
+    def uow(self, publish: bool = True) -> UnitOfWork:
+        """A unit of work whose recorded events are published to RQ right after it commits."""
+        return UnitOfWork(self.session_factory, self.publisher if publish else None)
+
+    @property
+    def publisher(self):
+        from service.adapters.publisher import EventPublisher
+
+        return EventPublisher(self)
+
+    @property
+    def matchers(self):
+        """This process's fitted matchers, refitted when the catalogue or members change."""
+        if self._matchers is None:
+            from service.adapters.matcher_source import MatcherCache
+
+            self._matchers = MatcherCache()
+        return self._matchers
 
     @property
     def redis(self) -> redis.Redis:

@@ -159,12 +159,15 @@ def gunicorn_args(host: str, port: int, workers: int) -> list[str]:
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 def worker(queue_names: tuple[str, ...], burst: bool) -> None:
     """Run an RQ worker (warm shutdown on SIGTERM)."""
+    from workers import context
     from workers.queues import ALL_QUEUES
     from workers.worker import build_worker
 
     with wired() as kindred:
+        context.use(kindred)
+        # with_scheduler: retries wait in RQ's scheduled registry, which a scheduler must move.
         build_worker(kindred.redis, queue_names or ALL_QUEUES).work(
-            burst=burst, with_scheduler=False
+            burst=burst, with_scheduler=True
         )
 
 

@@ -1,12 +1,13 @@
-"""Maintenance jobs run by the scheduler."""
+"""Maintenance jobs run by the scheduler: the outbox sweep and the job registry cleanup."""
 
 from __future__ import annotations
 
 import logging
 
-from rq import get_current_job
 from rq.registry import clean_registries
 
+from service.services import outbox
+from workers import context
 from workers.queues import ALL_QUEUES, queue
 
 log = logging.getLogger(__name__)
@@ -16,9 +17,31 @@ def clean_job_registries() -> int:
     """Move jobs of dead workers out of the started registry, so they are retried or failed.
 
     RQ notices a killed worker's job only when something cleans its registries; running this
-    often keeps that delay short.
+    often keeps that delay short. The queue's maintenance lock is the one workers take for
+    their own clean-up, so two clean-ups never retry the same job twice.
     """
-    connection = get_current_job().connection
+    connection = context.kindred().redis
+    cleaned = 0
     for name in ALL_QUEUES:
-        clean_registries(queue(name, connection))
-    return len(ALL_QUEUES)
+        q = queue(name, connection)
+        if not q.acquire_maintenance_lock():
+            continue
+        try:
+            clean_registries(q)
+            cleaned += 1
+        finally:
+            q.release_maintenance_lock()
+    return cleaned
+
+
+def sweep_outbox() -> dict:
+    """Publish what the relay missed (Redis down at commit, a process killed right after it)
+    and re-publish events whose jobs vanished (Redis flushed or restarted without its data)."""
+    kindred = context.kindred()
+    publisher = kindred.publisher
+    unpublished, stale = outbox.events_to_sweep(kindred.uow(publish=False))
+    lost = [event_id for event_id in stale if not publisher.job_exists(event_id)]
+    published = publisher.publish(unpublished + lost)
+    if published:
+        log.info("outbox sweep published %d event(s)", len(published))
+    return {"unpublished": len(unpublished), "lost": len(lost), "published": len(published)}

@@ -6,10 +6,11 @@ from redis import Redis
 from rq import Queue
 from rq.cron import CronJob, CronScheduler
 
-from workers.maintenance import clean_job_registries
+from workers.maintenance import clean_job_registries, sweep_outbox
 from workers.queues import MAINTENANCE, SERIALIZER
 
 REGISTRY_CLEANUP_SECONDS = 30
+OUTBOX_SWEEP_SECONDS = 15
 
 
 class JsonCronJob(CronJob):
@@ -32,4 +33,5 @@ def build_scheduler(connection: Redis) -> KindredScheduler:
     scheduler.add(
         clean_job_registries, MAINTENANCE, interval=REGISTRY_CLEANUP_SECONDS, job_timeout=60
     )
+    scheduler.add(sweep_outbox, MAINTENANCE, interval=OUTBOX_SWEEP_SECONDS, job_timeout=60)
     return scheduler

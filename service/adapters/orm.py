@@ -19,10 +19,14 @@ from service.domain.vocabulary import (
     Consent,
     Direction,
     GroupSize,
+    IntroductionStatus,
     ListingKind,
     ListingStatus,
+    MatchRequestStatus,
     Pace,
     Structure,
+    SuggestionKind,
+    SuggestionStatus,
     Weekday,
 )
 
@@ -321,14 +325,163 @@ class Coordinator(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class OutboxEvent(Base):
+    """An event written in the same transaction as the change it describes (the outbox).
+
+    `published_at`: handed to RQ; `handled_at`: its effects are committed. The sweep re-publishes
+    events that were never published, or published but lost before they were handled.
+    """
+
+    __tablename__ = "outbox_events"
+    __table_args__ = (sa.Index("ix_outbox_events_pending", "handled_at", "published_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    subject: Mapped[str] = mapped_column(sa.String(60))  # "match_request:5": ids only
+    # The same fact recorded twice (a job re-run) is one event: "MatchesReady:match_request:5".
+    dedupe_key: Mapped[str | None] = mapped_column(sa.String(120), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime | None]
+    publish_attempts: Mapped[int] = mapped_column(default=0)
+    handled_at: Mapped[datetime | None]
+
+    @property
+    def subject_id(self) -> int:
+        return int(self.subject.rsplit(":", 1)[1])
+
+
+class MatchRequest(Base):
+    """A member asked for matches; the matching worker answers it."""
+
+    __tablename__ = "match_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("members.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[MatchRequestStatus] = mapped_column(
+        enum_column(MatchRequestStatus, "match_request_status"), default=MatchRequestStatus.QUEUED
+    )
+    reason: Mapped[str] = mapped_column(sa.String(20), default="asked")  # asked | profile | weekly
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    group_count: Mapped[int] = mapped_column(default=0)
+    peer_count: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(sa.String(200))  # never personal data
+
+
+class Suggestion(Base):
+    """One listing or one peer suggested to one member, with the matcher's reasons."""
+
+    __tablename__ = "suggestions"
+    __table_args__ = (
+        # One suggestion per member, target and cycle: a re-run job cannot add a second.
+        sa.UniqueConstraint("member_id", "target", "cycle", name="uq_suggestions_member_target"),
+        sa.Index("ix_suggestions_member_status", "member_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(sa.ForeignKey("members.id", ondelete="CASCADE"))
+    kind: Mapped[SuggestionKind] = mapped_column(enum_column(SuggestionKind, "suggestion_kind"))
+    target: Mapped[str] = mapped_column(sa.String(30))  # "listing:5" or "member:7"
+    listing_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("listings.id", ondelete="CASCADE"), index=True
+    )
+    peer_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("members.id", ondelete="CASCADE"), index=True
+    )
+    cycle: Mapped[str] = mapped_column(sa.String(10))  # ISO week, "2026-W48"
+    score: Mapped[float]
+    reasons: Mapped[list] = mapped_column(default=list)
+    match_request_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("match_requests.id", ondelete="SET NULL")
+    )
+    status: Mapped[SuggestionStatus] = mapped_column(
+        enum_column(SuggestionStatus, "suggestion_status"), default=SuggestionStatus.OPEN
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None]
+
+    listing: Mapped[Listing | None] = relationship(lazy="joined")
+    peer: Mapped[Member | None] = relationship(foreign_keys=[peer_id], lazy="joined")
+
+
+class Introduction(Base):
+    """Two members suggested to each other; introduced only when both say yes."""
+
+    __tablename__ = "introductions"
+    __table_args__ = (
+        sa.UniqueConstraint("member_low_id", "member_high_id", name="uq_introductions_pair"),
+        sa.CheckConstraint("member_low_id < member_high_id", name="ordered_pair"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_low_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("members.id", ondelete="CASCADE"), index=True
+    )
+    member_high_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("members.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[IntroductionStatus] = mapped_column(
+        enum_column(IntroductionStatus, "introduction_status"), default=IntroductionStatus.PENDING
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    introduced_at: Mapped[datetime | None]
+
+
+class Notification(Base):
+    """A message to one member: their in-app inbox, and what other channels deliver."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        # One notification per recipient, kind, subject and cycle: a job delivered twice adds none.
+        sa.UniqueConstraint(
+            "member_id", "kind", "subject", "cycle", name="uq_notifications_member_kind"
+        ),
+        sa.Index("ix_notifications_member_created", "member_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(sa.ForeignKey("members.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    subject: Mapped[str] = mapped_column(sa.String(60))
+    cycle: Mapped[str] = mapped_column(sa.String(10))
+    title: Mapped[str] = mapped_column(sa.String(200))
+    body: Mapped[str] = mapped_column(sa.Text)
+    link: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None]
+
+
+class JobFailure(Base):
+    """A job that failed for good (retries used up): what coordinators see and can retry."""
+
+    __tablename__ = "job_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[str] = mapped_column(sa.String(80), index=True)
+    queue: Mapped[str] = mapped_column(sa.String(40))
+    function: Mapped[str] = mapped_column(sa.String(120))
+    error: Mapped[str] = mapped_column(sa.String(500))  # the exception type and message
+    failed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retried_at: Mapped[datetime | None]
+
+
 __all__ = [
     "ApiKey",
     "Base",
     "ConsentRecord",
     "Coordinator",
+    "Introduction",
+    "JobFailure",
     "Listing",
     "ListingTag",
+    "MatchRequest",
     "Member",
     "MemberTag",
+    "Notification",
     "Organization",
+    "OutboxEvent",
+    "Suggestion",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from service.api import errors, health, listings, members, organizations
+from service.api import errors, health, listings, matches, members, organizations
 from service.api.docs import docs_assets
 
 
@@ -33,7 +33,7 @@ def register_api(app: Flask) -> KindredApi:
         },
     )
     api = KindredApi(app)
-    for module in (health, organizations, listings, members):
+    for module in (health, organizations, listings, members, matches):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs_assets)
     errors.register_domain_errors(app, api)

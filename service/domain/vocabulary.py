@@ -102,3 +102,37 @@ ACCESSIBILITY_FEATURES = (
 
 def values_of(enum: type[StrEnum]) -> list[str]:
     return [member.value for member in enum]
+
+
+class MatchRequestStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class SuggestionKind(StrEnum):
+    GROUP = "group"  # a listing
+    PEER = "peer"  # another member, introduced only if both say yes
+
+
+class SuggestionStatus(StrEnum):
+    OPEN = "open"
+    YES = "yes"
+    NO = "no"
+    LATER = "later"
+    EXPIRED = "expired"
+
+
+class Answer(StrEnum):
+    """What a member says to a suggestion."""
+
+    YES = "yes"
+    NO = "no"
+    LATER = "later"
+
+
+class IntroductionStatus(StrEnum):
+    PENDING = "pending"  # one side said yes; the other has not answered
+    INTRODUCED = "introduced"  # both said yes: each was told what the other shares
+    CLOSED = "closed"  # someone said no; nobody is told who

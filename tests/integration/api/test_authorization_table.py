@@ -31,6 +31,12 @@ ROUTES = {
     ("DELETE", "/api/v1/members/me"): {"member"},
     ("GET", "/api/v1/members/me/export"): {"member"},
     ("PUT", "/api/v1/members/me/consents"): {"member"},
+    ("POST", "/api/v1/members/me/match-requests"): {"member"},
+    ("GET", "/api/v1/match-requests/{request_id}"): {"member"},
+    ("GET", "/api/v1/members/me/suggestions"): {"member"},
+    ("POST", "/api/v1/suggestions/{suggestion_id}/response"): {"member"},
+    ("GET", "/api/v1/members/me/notifications"): {"member"},
+    ("POST", "/api/v1/members/me/notifications/{notification_id}/read"): {"member"},
 }
 # A valid body for each route that takes one, so only the caller decides the answer.
 BODIES = {
@@ -41,6 +47,7 @@ BODIES = {
     "/api/v1/listings/{listing_id}/review": {"decision": "approve"},
     "/api/v1/members/me": {"area": "Easton"},
     "/api/v1/members/me/consents": {"matching": True, "peer_introductions": True},
+    "/api/v1/suggestions/{suggestion_id}/response": {"answer": "yes"},
 }
 
 
@@ -66,6 +73,10 @@ def world(coordinator, partner, other_partner, member, app):
         "organization_id": partner.organization_id,
         "key_id": keys[0]["id"],
         "listing_id": listing["id"],
+        # Members' own objects: the role is refused before any lookup, so any id will do.
+        "request_id": 1,
+        "suggestion_id": 1,
+        "notification_id": 1,
     }
     callers = {"coordinator": coordinator, "partner": partner, "member": member}
     return ids, callers, other_partner

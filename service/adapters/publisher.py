@@ -1,0 +1,99 @@
+"""The queue publisher: outbox events -> RQ jobs, one per event, the job id made from the event id.
+
+RQ's `unique=True` enqueue refuses a second job with the same id atomically, so a relay and a
+sweep that both publish an event still make one job. Redis being down is not an error here: the
+events stay unpublished in the database and the sweep publishes them when Redis is back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+
+import redis
+import sqlalchemy as sa
+from rq import Callback, Retry
+from rq.exceptions import DuplicateJobError
+from rq.job import Job
+
+from service.adapters.orm import OutboxEvent
+from service.domain.events import queue_for
+
+log = logging.getLogger(__name__)
+
+HANDLER = "workers.jobs.handle_event"
+FAILURE_CALLBACK = "workers.failures.record_failure"
+RETRIES = 5
+FIRST_RETRY_SECONDS = 5
+JOB_TIMEOUT_SECONDS = 300
+RESULT_TTL_SECONDS = 3600
+FAILURE_TTL_SECONDS = 30 * 24 * 3600  # dead letters stay visible for a month
+
+
+def job_id(event_id: int) -> str:
+    return f"event-{event_id}"
+
+
+def backoff_with_jitter(retries: int = RETRIES, first: float = FIRST_RETRY_SECONDS) -> list[int]:
+    """Exponential waits (5, 10, 20, 40, 80 s), each moved by up to 20% so that many jobs
+    failing together (Redis restarting, an SMTP outage) do not all come back at once."""
+    return [max(1, round(first * 2**n * random.uniform(0.8, 1.2))) for n in range(retries)]
+
+
+class EventPublisher:
+    def __init__(self, kindred):
+        self._kindred = kindred
+
+    def __call__(self, event_ids: list[int]) -> None:
+        self.publish(event_ids)
+
+    def publish(self, event_ids: list[int]) -> list[int]:
+        """Enqueue a job for each event; the ones handed to RQ are marked published."""
+        from service.services import outbox
+
+        kinds = self._kinds(event_ids)
+        published = []
+        try:
+            for event_id in event_ids:
+                if event_id in kinds:
+                    self._enqueue(event_id, kinds[event_id])
+                    published.append(event_id)
+        except redis.exceptions.RedisError as error:
+            # The request still succeeds: the events wait in the outbox for the sweep.
+            log.warning(
+                "Redis unavailable, %d event(s) left for the sweep: %s",
+                len(event_ids) - len(published),
+                type(error).__name__,
+            )
+        if published:
+            outbox.mark_published(self._kindred.uow(publish=False), published)
+        return published
+
+    def job_exists(self, event_id: int) -> bool:
+        return Job.exists(job_id(event_id), connection=self._kindred.redis)
+
+    def _kinds(self, event_ids: list[int]) -> dict[int, str]:
+        with self._kindred.uow(publish=False) as uow:
+            rows = uow.session.execute(
+                sa.select(OutboxEvent.id, OutboxEvent.kind).where(OutboxEvent.id.in_(event_ids))
+            )
+            return dict(rows.all())
+
+    def _enqueue(self, event_id: int, kind: str) -> None:
+        from workers.queues import queue
+
+        # Already queued, running, waiting to retry or dead-lettered: one job is enough.
+        with contextlib.suppress(DuplicateJobError):
+            queue(queue_for(kind), self._kindred.redis).enqueue(
+                HANDLER,
+                event_id,
+                job_id=job_id(event_id),
+                unique=True,
+                retry=Retry(max=RETRIES, interval=backoff_with_jitter()),
+                job_timeout=JOB_TIMEOUT_SECONDS,
+                result_ttl=RESULT_TTL_SECONDS,
+                failure_ttl=FAILURE_TTL_SECONDS,
+                on_failure=Callback(FAILURE_CALLBACK),
+                description=f"{kind} event {event_id}",
+            )

@@ -1,0 +1,141 @@
+"""Matches: a member asks, the matching worker answers, the member says yes, no or later."""
+
+from __future__ import annotations
+
+from flask import url_for
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from service.api.auth import ID, authenticated, current_caller, kindred
+from service.api.fields import StrictSchema, enum
+from service.domain.credentials import Role
+from service.domain.vocabulary import Answer, MatchRequestStatus, SuggestionKind, SuggestionStatus
+from service.services import matching, notifications
+
+blp = Blueprint(
+    "matches",
+    __name__,
+    url_prefix="/api/v1",
+    description="Match requests, suggestions with reasons, answers, and the member's inbox",
+)
+
+
+class MatchRequestSchema(Schema):
+    id = fields.Integer()
+    status = enum(MatchRequestStatus)
+    reason = fields.String(metadata={"description": "asked, profile or weekly"})
+    requested_at = fields.DateTime()
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    group_count = fields.Integer()
+    peer_count = fields.Integer()
+    error = fields.String(allow_none=True)
+
+
+class ListingSummarySchema(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    kind = fields.String()
+    area = fields.String(allow_none=True)
+    is_virtual = fields.Boolean()
+    organization_name = fields.String()
+
+
+class PeerSummarySchema(Schema):
+    """What a suggested peer shows before any introduction: a first name, nothing private."""
+
+    display_name = fields.String()
+    area = fields.String(allow_none=True)
+
+
+class SuggestionSchema(Schema):
+    id = fields.Integer()
+    kind = enum(SuggestionKind)
+    score = fields.Float(metadata={"description": "How well it fits, from 0 to 1"})
+    reasons = fields.List(fields.String())
+    status = enum(SuggestionStatus)
+    cycle = fields.String(metadata={"description": "ISO week the suggestion belongs to"})
+    created_at = fields.DateTime()
+    listing = fields.Nested(ListingSummarySchema, allow_none=True)
+    peer = fields.Nested(PeerSummarySchema, allow_none=True)
+
+
+class CurrentSuggestionsSchema(Schema):
+    groups = fields.List(fields.Nested(SuggestionSchema))
+    peers = fields.List(fields.Nested(SuggestionSchema))
+
+
+class AnswerSchema(StrictSchema):
+    answer = enum(Answer, required=True, metadata={"description": "yes, no or later"})
+
+
+class NotificationSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    title = fields.String()
+    body = fields.String()
+    link = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    read_at = fields.DateTime(allow_none=True)
+
+
+class InboxQuerySchema(StrictSchema):
+    # A query string carries text: "true"/"false" (fields.Boolean), unlike JSON bodies.
+    unread = fields.Boolean(load_default=False, metadata={"description": "Only unread ones"})
+    limit = fields.Integer(load_default=50, validate=lambda n: 1 <= n <= 200)
+
+
+@blp.post("/members/me/match-requests")
+@authenticated(Role.MEMBER)
+@blp.response(202, MatchRequestSchema)
+def request_matches():
+    """Ask for matches. The answer comes from a worker: follow `Location` until `done`.
+
+    Asking again while a request is still waiting returns that request."""
+    request = matching.request_matches(kindred().uow(), current_caller())
+    location = url_for("matches.get_match_request", request_id=request.id)
+    return request, 202, {"Location": location}
+
+
+@blp.get(f"/match-requests/<{ID}:request_id>")
+@authenticated(Role.MEMBER)
+@blp.response(200, MatchRequestSchema)
+def get_match_request(request_id):
+    """One of your match requests: queued, running, done or failed."""
+    return matching.get_match_request(kindred().uow(), current_caller(), request_id)
+
+
+@blp.get("/members/me/suggestions")
+@authenticated(Role.MEMBER)
+@blp.response(200, CurrentSuggestionsSchema)
+def current_suggestions():
+    """Your current group and peer suggestions, best first, each with its reasons."""
+    return matching.current_suggestions(kindred().uow(), current_caller())
+
+
+@blp.post(f"/suggestions/<{ID}:suggestion_id>/response")
+@authenticated(Role.MEMBER)
+@blp.arguments(AnswerSchema)
+@blp.response(200, SuggestionSchema)
+def answer_suggestion(data, suggestion_id):
+    """Say yes, no or later. A "no" is remembered: that suggestion never comes back."""
+    return matching.answer_suggestion(
+        kindred().uow(), current_caller(), suggestion_id, data["answer"]
+    )
+
+
+@blp.get("/members/me/notifications")
+@authenticated(Role.MEMBER)
+@blp.arguments(InboxQuerySchema, location="query")
+@blp.response(200, NotificationSchema(many=True))
+def inbox(query):
+    """Your in-app notifications, newest first."""
+    return notifications.inbox(kindred().uow(), current_caller(), query["unread"], query["limit"])
+
+
+@blp.post(f"/members/me/notifications/<{ID}:notification_id>/read")
+@authenticated(Role.MEMBER)
+@blp.response(200, NotificationSchema)
+def mark_read(notification_id):
+    """Mark one notification as read."""
+    return notifications.mark_read(kindred().uow(), current_caller(), notification_id)

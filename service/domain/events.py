@@ -1,0 +1,44 @@
+"""Events: past-tense facts that other parts of kindred must hear about.
+
+Each is written to the outbox in the same transaction as the change it describes, then relayed
+to an RQ queue. An event names its subject by id only: a job, a log line or a failed job kept in
+Redis never carries a profile.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+
+class EventKind(StrEnum):
+    MATCHES_REQUESTED = "MatchesRequested"
+    MATCHES_READY = "MatchesReady"
+    SUGGESTION_ANSWERED = "SuggestionAnswered"
+    INTRODUCTION_ACCEPTED = "IntroductionAccepted"
+    PROFILE_UPDATED = "ProfileUpdated"
+    LISTING_PUBLISHED = "ListingPublished"
+
+
+# Which queue carries each kind: scoring work and people-facing messages never wait on each other.
+MATCHING_EVENTS = {
+    EventKind.MATCHES_REQUESTED,
+    EventKind.PROFILE_UPDATED,
+    EventKind.LISTING_PUBLISHED,
+    EventKind.SUGGESTION_ANSWERED,
+}
+
+
+def queue_for(kind: str) -> str:
+    return "matching" if kind in MATCHING_EVENTS else "notifications"
+
+
+def subject(noun: str, identifier: int) -> str:
+    """ "member:7", "listing:3": what an event or a notification is about."""
+    return f"{noun}:{identifier}"
+
+
+def cycle_of(moment: datetime) -> str:
+    """The ISO week, e.g. "2026-W48": one suggestion per member and target in each."""
+    year, week, _ = moment.isocalendar()
+    return f"{year}-W{week:02d}"

@@ -1,0 +1,42 @@
+"""What happens when an event is handled: one handler per kind, each idempotent.
+
+A handler marks its event handled in the same transaction as its effects, so an event delivered
+twice (a sweep after a lost job, a retry after a crash) finds itself handled and does nothing.
+"""
+
+from __future__ import annotations
+
+from service.adapters.orm import OutboxEvent
+from service.domain.events import EventKind
+from service.services import matching, notifications, outbox
+
+HANDLERS = {
+    EventKind.MATCHES_REQUESTED: matching.answer_match_request,
+    EventKind.MATCHES_READY: notifications.matches_ready,
+}
+
+
+def handle(kindred, event_id: int) -> str:
+    with kindred.uow() as uow:
+        event = uow.session.get(OutboxEvent, event_id)
+        if event is None:
+            return "no such event"
+        if event.handled_at is not None:
+            return "already handled"
+        kind, subject_id = EventKind(event.kind), event.subject_id
+        handler = HANDLERS.get(kind)
+        if handler is None:  # nobody acts on this kind yet: recorded, and done with
+            outbox.mark_handled(uow, event_id)
+            uow.commit()
+            return f"{kind.value}: no handler"
+    return handler(kindred, event_id, subject_id)
+
+
+def on_final_failure(kindred, event_id: int, error: str) -> None:
+    """When retries are used up: the member's request shows as failed, not queued forever."""
+    with kindred.uow(publish=False) as uow:
+        event = uow.session.get(OutboxEvent, event_id)
+        if event is None or event.kind != EventKind.MATCHES_REQUESTED.value:
+            return
+        request_id = event.subject_id
+    matching.fail_match_request(kindred, request_id, error)

@@ -1,0 +1,223 @@
+"""Matches for members: ask, get answered by the matching worker, answer each suggestion."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from service.adapters.matcher_source import profile_record
+from service.adapters.orm import MatchRequest, Suggestion, utcnow
+from service.domain.credentials import Principal, Role
+from service.domain.errors import NotFound, RuleViolation
+from service.domain.events import EventKind, cycle_of, subject
+from service.domain.vocabulary import (
+    Answer,
+    ListingStatus,
+    MatchRequestStatus,
+    SuggestionKind,
+    SuggestionStatus,
+)
+from service.services import outbox
+from service.services.auth import require_role
+from service.services.unit_of_work import UnitOfWork
+
+GROUP_SUGGESTIONS = 5
+PEER_SUGGESTIONS = 3
+UNFINISHED = (MatchRequestStatus.QUEUED, MatchRequestStatus.RUNNING)
+CURRENT = (SuggestionStatus.OPEN, SuggestionStatus.LATER)
+
+
+def request_matches(uow: UnitOfWork, caller: Principal, reason: str = "asked") -> MatchRequest:
+    """A new request, or the one still waiting: asking twice does not match twice."""
+    require_role(caller, Role.MEMBER)
+    with uow:
+        return _request_for(uow, caller.subject_id, reason)
+
+
+def request_matches_for(uow: UnitOfWork, member_id: int, reason: str) -> MatchRequest | None:
+    """The same, started by kindred itself (a profile change, the weekly rhythm)."""
+    with uow:
+        member = uow.members.get(member_id)
+        if member is None or not member.consent_matching:
+            return None
+        return _request_for(uow, member_id, reason)
+
+
+def _request_for(uow: UnitOfWork, member_id: int, reason: str) -> MatchRequest:
+    member = uow.members.get(member_id)
+    if member is None:
+        raise NotFound("no such member")
+    if not member.consent_matching:
+        raise RuleViolation(
+            "matching needs your consent first",
+            {"consents.matching": ["must be granted before asking for matches"]},
+        )
+    waiting = uow.session.scalar(
+        sa.select(MatchRequest).where(
+            MatchRequest.member_id == member_id, MatchRequest.status.in_(UNFINISHED)
+        )
+    )
+    if waiting is not None:
+        return waiting
+    request = MatchRequest(member_id=member_id, reason=reason)
+    uow.session.add(request)
+    uow.flush()
+    outbox.record(uow, EventKind.MATCHES_REQUESTED, subject("match_request", request.id))
+    uow.commit()
+    return request
+
+
+def get_match_request(uow: UnitOfWork, caller: Principal, request_id: int) -> MatchRequest:
+    require_role(caller, Role.MEMBER)
+    with uow:
+        request = uow.session.get(MatchRequest, request_id)
+        if request is None or request.member_id != caller.subject_id:
+            raise NotFound("no such match request")
+        return request
+
+
+# ---------------------------------------------------------------- the matching worker's side
+
+
+def answer_match_request(kindred, event_id: int, request_id: int) -> str:
+    """Run the matchers for one request and store the suggestions, once."""
+    with kindred.uow() as uow:
+        request = uow.session.get(MatchRequest, request_id)
+        if request is None or request.status is MatchRequestStatus.DONE:
+            outbox.mark_handled(uow, event_id)
+            uow.commit()
+            return "nothing to do"
+        request.status, request.started_at = MatchRequestStatus.RUNNING, utcnow()
+        uow.commit()
+    with kindred.uow() as uow:
+        member = uow.members.get(request.member_id)
+        profile = profile_record(member)
+        matchers = kindred.matchers.get(uow.session)
+        groups = matchers.group.recommend(
+            profile, k=GROUP_SUGGESTIONS, exclude_ids=_answered_listings(uow, member.id)
+        )
+        peers = matchers.peer.recommend(profile, k=PEER_SUGGESTIONS)
+    with kindred.uow() as uow:
+        return _store_answer(uow, event_id, request_id, groups, peers)
+
+
+def _answered_listings(uow: UnitOfWork, member_id: int) -> list[int]:
+    """Listings the member already said yes or no to: never offered again."""
+    return list(
+        uow.session.scalars(
+            sa.select(Suggestion.listing_id).where(
+                Suggestion.member_id == member_id,
+                Suggestion.kind == SuggestionKind.GROUP,
+                Suggestion.status.in_((SuggestionStatus.YES, SuggestionStatus.NO)),
+            )
+        )
+    )
+
+
+def _store_answer(uow: UnitOfWork, event_id, request_id, groups, peers) -> str:
+    request = uow.session.get(MatchRequest, request_id)
+    if request.status is MatchRequestStatus.DONE:  # another run got there first
+        return "already answered"
+    cycle = cycle_of(utcnow())
+    wanted = [
+        *[(SuggestionKind.GROUP, f"listing:{s.listing_id}", s) for s in groups],
+        *[(SuggestionKind.PEER, f"member:{s.member_id}", s) for s in peers],
+    ]
+    existing = {
+        s.target: s
+        for s in uow.session.scalars(
+            sa.select(Suggestion).where(
+                Suggestion.member_id == request.member_id, Suggestion.status.in_(CURRENT)
+            )
+        )
+    }
+    for kind, target, found in wanted:
+        if target not in existing:
+            uow.session.add(_suggestion(request, kind, target, found, cycle))
+    # Quality over quantity: open suggestions this answer no longer holds make way.
+    targets = {target for _, target, _ in wanted}
+    for target, old in existing.items():
+        if target not in targets and old.status is SuggestionStatus.OPEN:
+            old.status = SuggestionStatus.EXPIRED
+    request.status, request.finished_at = MatchRequestStatus.DONE, utcnow()
+    request.group_count, request.peer_count = len(groups), len(peers)
+    outbox.record(
+        uow,
+        EventKind.MATCHES_READY,
+        subject("match_request", request_id),
+        dedupe_key=f"MatchesReady:{request_id}",
+    )
+    outbox.mark_handled(uow, event_id)
+    uow.commit()
+    return f"{len(groups)} groups, {len(peers)} peers"
+
+
+def _suggestion(request, kind, target, found, cycle) -> Suggestion:
+    is_group = kind is SuggestionKind.GROUP
+    return Suggestion(
+        member_id=request.member_id,
+        kind=kind,
+        target=target,
+        listing_id=found.listing_id if is_group else None,
+        peer_id=None if is_group else found.member_id,
+        cycle=cycle,
+        score=found.score,
+        reasons=list(found.reasons),
+        match_request_id=request.id,
+    )
+
+
+def fail_match_request(kindred, request_id: int, error: str) -> None:
+    with kindred.uow() as uow:
+        request = uow.session.get(MatchRequest, request_id)
+        if request is not None and request.status is not MatchRequestStatus.DONE:
+            request.status, request.error = MatchRequestStatus.FAILED, error[:200]
+            request.finished_at = utcnow()
+            uow.commit()
+
+
+# ---------------------------------------------------------------- the member's side
+
+
+def current_suggestions(uow: UnitOfWork, caller: Principal) -> dict[str, list[Suggestion]]:
+    """Open and "later" suggestions, best first; listings that closed since are left out."""
+    require_role(caller, Role.MEMBER)
+    with uow:
+        rows = uow.session.scalars(
+            sa.select(Suggestion)
+            .where(Suggestion.member_id == caller.subject_id, Suggestion.status.in_(CURRENT))
+            .order_by(Suggestion.score.desc(), Suggestion.id)
+        ).all()
+        groups = [
+            s
+            for s in rows
+            if s.kind is SuggestionKind.GROUP and s.listing.status is ListingStatus.ACTIVE
+        ]
+        peers = [s for s in rows if s.kind is SuggestionKind.PEER]
+        return {"groups": groups, "peers": peers}
+
+
+def answer_suggestion(
+    uow: UnitOfWork, caller: Principal, suggestion_id: int, answer: Answer
+) -> Suggestion:
+    require_role(caller, Role.MEMBER)
+    with uow:
+        suggestion = uow.session.get(Suggestion, suggestion_id)
+        if suggestion is None or suggestion.member_id != caller.subject_id:
+            raise NotFound("no such suggestion")
+        if suggestion.status in (SuggestionStatus.YES, SuggestionStatus.NO):
+            if suggestion.status.value == answer.value:
+                return suggestion  # the same answer again changes nothing
+            raise RuleViolation(
+                "this suggestion was already answered",
+                {"answer": [f"already answered {suggestion.status.value}"]},
+            )
+        suggestion.status = SuggestionStatus(answer.value)
+        suggestion.answered_at = utcnow()
+        outbox.record(
+            uow,
+            EventKind.SUGGESTION_ANSWERED,
+            subject("suggestion", suggestion.id),
+            dedupe_key=f"SuggestionAnswered:{suggestion.id}:{answer.value}",
+        )
+        uow.commit()
+        return suggestion

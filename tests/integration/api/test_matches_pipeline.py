@@ -1,0 +1,187 @@
+"""A match request flows API -> outbox -> RQ (real Redis) -> a real worker -> suggestions and inbox.
+
+Workers here are RQ's own, in burst mode: they run every queued job in forked work horses,
+exactly as `kindred worker` does, then return.
+"""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from service.adapters.orm import Notification, OutboxEvent, Suggestion
+from service.adapters.publisher import job_id
+from service.services import events
+from tests.integration.api.conftest import listing_body, sign_up
+from workers import context
+from workers.maintenance import sweep_outbox
+from workers.queues import ALL_QUEUES, queue
+from workers.worker import build_worker
+
+CONSENTING = {"consents": {"matching": True, "peer_introductions": True}}
+
+
+@pytest.fixture(autouse=True)
+def jobs_use_this_service(kindred):
+    context.use(kindred)
+
+
+def run_worker(kindred) -> None:
+    build_worker(kindred.redis).work(burst=True, with_scheduler=False)
+
+
+@pytest.fixture
+def catalogue(verified_partner):
+    """Three live listings near the members: two about gardening, one about chess."""
+    ids = []
+    for title, interests in (
+        ("Gentle garden club", ["gardening", "food"]),
+        ("Community orchard", ["gardening", "trees"]),
+        ("Quiet chess evening", ["chess", "games"]),
+    ):
+        response = verified_partner.post(
+            "/api/v1/listings", json=listing_body(title=title, interests=interests)
+        )
+        assert response.status_code == 201, response.json
+        assert response.json["status"] == "active"
+        ids.append(response.json["id"])
+    return ids
+
+
+@pytest.fixture
+def ann(app):
+    return sign_up(app, **CONSENTING)
+
+
+def test_a_match_request_reaches_done_with_reasoned_suggestions(app, kindred, catalogue, ann):
+    asked = ann.post("/api/v1/members/me/match-requests")
+    assert asked.status_code == 202
+    location = asked.headers["Location"]
+    assert location == f"/api/v1/match-requests/{asked.json['id']}"
+    assert ann.get(location).json["status"] == "queued"
+
+    run_worker(kindred)
+
+    done = ann.get(location).json
+    assert done["status"] == "done" and done["group_count"] >= 2
+    suggestions = ann.get("/api/v1/members/me/suggestions").json
+    titles = [s["listing"]["title"] for s in suggestions["groups"]]
+    assert set(titles[:2]) == {"Gentle garden club", "Community orchard"}
+    first = suggestions["groups"][0]
+    assert 0 <= first["score"] <= 1
+    assert any("gardening" in reason for reason in first["reasons"])
+    inbox = ann.get("/api/v1/members/me/notifications").json
+    assert [n["kind"] for n in inbox] == ["matches_ready"]
+    assert inbox[0]["read_at"] is None
+
+
+def test_asking_twice_while_waiting_is_one_request(kindred, catalogue, ann):
+    first = ann.post("/api/v1/members/me/match-requests").json
+    second = ann.post("/api/v1/members/me/match-requests").json
+    assert first["id"] == second["id"]
+    assert queue("matching", kindred.redis).count == 1
+
+
+def test_matching_needs_consent(app, catalogue):
+    member = sign_up(app, email="nc@example.org")  # consents default to not given
+    response = member.post("/api/v1/members/me/match-requests")
+    assert response.status_code == 422
+    assert "consents.matching" in response.json["errors"]
+
+
+def test_the_same_event_delivered_twice_notifies_once(kindred, catalogue, ann):
+    ann.post("/api/v1/members/me/match-requests")
+    run_worker(kindred)
+    with kindred.uow() as uow:
+        event_ids = uow.session.scalars(sa.select(OutboxEvent.id)).all()
+    for event_id in event_ids:  # as if RQ handed every job out a second time
+        assert events.handle(kindred, event_id) == "already handled"
+    with kindred.uow() as uow:
+        assert uow.session.scalar(sa.select(sa.func.count()).select_from(Notification)) == 1
+        suggestions = uow.session.scalar(sa.select(sa.func.count()).select_from(Suggestion))
+    assert suggestions == 3
+
+
+def test_work_waits_in_the_outbox_while_redis_is_down_then_happens_once(
+    app, kindred, catalogue, ann, monkeypatch
+):
+    import redis
+
+    def redis_down(*args, **kwargs):
+        raise redis.exceptions.ConnectionError("Redis is down")
+
+    monkeypatch.setattr("rq.queue.Queue.enqueue", redis_down)
+    asked = ann.post("/api/v1/members/me/match-requests")
+    assert asked.status_code == 202  # the API still answers; the event waits in the database
+    assert all(queue(name, kindred.redis).count == 0 for name in ALL_QUEUES)
+    monkeypatch.undo()
+
+    _age_events(kindred, seconds=30)
+    assert sweep_outbox()["published"] == 1
+    assert sweep_outbox()["published"] == 0  # published once: the next sweep finds nothing
+    run_worker(kindred)
+    assert ann.get(asked.headers["Location"]).json["status"] == "done"
+    assert len(ann.get("/api/v1/members/me/notifications").json) == 1
+
+
+def test_jobs_lost_with_a_flushed_redis_are_published_again(app, kindred, catalogue, ann):
+    asked = ann.post("/api/v1/members/me/match-requests")
+    with kindred.uow() as uow:
+        (event_id,) = uow.session.scalars(sa.select(OutboxEvent.id)).all()
+    assert kindred.publisher.job_exists(event_id)
+    kindred.redis.flushdb()  # the job is gone; the database still says "published"
+    assert sweep_outbox()["lost"] == 0  # too early to call it lost
+    _age_events(kindred, seconds=120)
+    assert sweep_outbox() == {"unpublished": 0, "lost": 1, "published": 1}
+    assert queue("matching", kindred.redis).job_ids == [job_id(event_id)]
+    run_worker(kindred)
+    assert ann.get(asked.headers["Location"]).json["status"] == "done"
+    assert len(ann.get("/api/v1/members/me/notifications").json) == 1
+
+
+def test_answers_are_remembered_and_no_never_returns(app, kindred, catalogue, ann):
+    ann.post("/api/v1/members/me/match-requests")
+    run_worker(kindred)
+    groups = ann.get("/api/v1/members/me/suggestions").json["groups"]
+    declined = groups[0]
+    response = ann.post(f"/api/v1/suggestions/{declined['id']}/response", json={"answer": "no"})
+    assert response.status_code == 200 and response.json["status"] == "no"
+    again = ann.post(f"/api/v1/suggestions/{declined['id']}/response", json={"answer": "yes"})
+    assert again.status_code == 422 and "answer" in again.json["errors"]
+
+    ann.post("/api/v1/members/me/match-requests")
+    run_worker(kindred)
+    current = ann.get("/api/v1/members/me/suggestions").json["groups"]
+    assert declined["listing"]["id"] not in [s["listing"]["id"] for s in current]
+
+
+def test_bad_answers_and_other_peoples_suggestions_are_refused(app, kindred, catalogue, ann):
+    ann.post("/api/v1/members/me/match-requests")
+    run_worker(kindred)
+    mine = ann.get("/api/v1/members/me/suggestions").json["groups"][0]["id"]
+    bad = ann.post(f"/api/v1/suggestions/{mine}/response", json={"answer": "maybe"})
+    assert bad.status_code == 422 and "answer" in bad.json["errors"]
+    bob = sign_up(app, email="bob@example.org", **CONSENTING)
+    stranger = bob.post(f"/api/v1/suggestions/{mine}/response", json={"answer": "yes"})
+    assert stranger.status_code == 404
+
+
+def test_notifications_can_be_marked_read(kindred, catalogue, ann):
+    ann.post("/api/v1/members/me/match-requests")
+    run_worker(kindred)
+    (note,) = ann.get("/api/v1/members/me/notifications?unread=true").json
+    read = ann.post(f"/api/v1/members/me/notifications/{note['id']}/read")
+    assert read.status_code == 200 and read.json["read_at"] is not None
+    assert ann.get("/api/v1/members/me/notifications?unread=true").json == []
+
+
+def _age_events(kindred, seconds: int) -> None:
+    """Move every event's clock back, as if the sweep ran that much later."""
+    from datetime import timedelta
+
+    with kindred.uow(publish=False) as uow:
+        for event in uow.session.scalars(sa.select(OutboxEvent)):
+            event.created_at -= timedelta(seconds=seconds)
+            if event.published_at is not None:
+                event.published_at -= timedelta(seconds=seconds)
+        uow.commit()
