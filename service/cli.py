@@ -171,6 +171,41 @@ def worker(queue_names: tuple[str, ...], burst: bool) -> None:
         )
 
 
+@main.group()
+def jobs() -> None:
+    """Jobs that failed for good (dead letters): list them, re-queue them."""
+
+
+@jobs.command("failed")
+def jobs_failed() -> None:
+    """List dead jobs: id, queue, function, when, and the error's last line."""
+    from workers.dead_letters import failed_jobs
+
+    with wired() as kindred:
+        dead = failed_jobs(kindred.redis)
+    for job in dead:
+        click.echo(f"{job.job_id}\t{job.queue}\t{job.function}\t{job.failed_at}\t{job.error}")
+    click.echo(f"{len(dead)} failed job(s)", err=True)
+
+
+@jobs.command("retry")
+@click.argument("job_ids", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="Re-queue every dead job.")
+def jobs_retry(job_ids: tuple[str, ...], everything: bool) -> None:
+    """Re-queue dead jobs by id (or --all)."""
+    from workers.dead_letters import failed_jobs, retry
+
+    if not job_ids and not everything:
+        raise click.UsageError("name job ids, or use --all")
+    with wired() as kindred:
+        wanted = [job.job_id for job in failed_jobs(kindred.redis)] if everything else job_ids
+        requeued = retry(kindred.redis, list(wanted), kindred)
+    missing = sorted(set(wanted) - set(requeued))
+    click.echo(f"re-queued {len(requeued)} job(s)")
+    if missing:
+        raise click.ClickException(f"not dead letters: {', '.join(missing)}")
+
+
 @main.command()
 def scheduler() -> None:
     """Run the periodic scheduler (registry cleanup, and later weekly re-matching)."""

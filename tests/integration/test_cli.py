@@ -118,3 +118,23 @@ def test_seed_demo_builds_a_plausible_city(run_cli, kindred):
     again = run_cli("seed-demo", "--if-empty")
     assert "already has data" in again.output
     assert run_cli("seed-demo").exit_code != 0
+
+
+def test_dead_jobs_are_listed_and_requeued(run_cli, kindred):
+    from workers.queues import queue
+    from workers.worker import build_worker
+
+    matching = queue("matching", kindred.redis)
+    matching.enqueue("builtins.int", "not a number", job_id="broken-1")  # fails: ValueError
+    build_worker(kindred.redis).work(burst=True, with_scheduler=False)
+
+    listed = run_cli("jobs", "failed")
+    assert listed.exit_code == 0, listed.output
+    assert "broken-1\tmatching\tbuiltins.int" in listed.output
+    assert "ValueError" in listed.output and "1 failed job(s)" in listed.output
+
+    assert run_cli("jobs", "retry", "nope").exit_code != 0  # not a dead letter: said so
+    retried = run_cli("jobs", "retry", "--all")
+    assert retried.exit_code == 0 and "re-queued 1 job(s)" in retried.output
+    assert matching.job_ids == ["broken-1"]
+    assert "0 failed job(s)" in run_cli("jobs", "failed").output
