@@ -256,6 +256,8 @@ class Member(Tagged, Base):
     quiet_hours_end: Mapped[str] = mapped_column(sa.String(5), default="08:00")
     timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
     max_notifications_per_week: Mapped[int] = mapped_column(default=3)
+    # What a peer sees once both said yes: the display name always, the email only if allowed.
+    share_email_on_introduction: Mapped[bool] = mapped_column(default=False)
     # Current consents; consent_records keeps the history of every change.
     consent_matching: Mapped[bool] = mapped_column(default=False)
     consent_matching_at: Mapped[datetime | None]

@@ -10,7 +10,7 @@ from service.api.auth import ID, authenticated, current_caller, kindred
 from service.api.fields import StrictSchema, enum
 from service.domain.credentials import Role
 from service.domain.vocabulary import Answer, MatchRequestStatus, SuggestionKind, SuggestionStatus
-from service.services import matching, notifications
+from service.services import introductions, matching, notifications
 
 blp = Blueprint(
     "matches",
@@ -42,10 +42,10 @@ class ListingSummarySchema(Schema):
 
 
 class PeerSummarySchema(Schema):
-    """What a suggested peer shows before any introduction: a first name, nothing private."""
+    """What a suggested peer shows before any introduction: the name they chose, nothing
+    private (where they live shows only as a distance band in the reasons)."""
 
     display_name = fields.String()
-    area = fields.String(allow_none=True)
 
 
 class SuggestionSchema(Schema):
@@ -67,6 +67,17 @@ class CurrentSuggestionsSchema(Schema):
 
 class AnswerSchema(StrictSchema):
     answer = enum(Answer, required=True, metadata={"description": "yes, no or later"})
+
+
+class SharedPeerSchema(Schema):
+    display_name = fields.String()
+    email = fields.String(metadata={"description": "Only if they chose to share it"})
+
+
+class IntroductionSchema(Schema):
+    id = fields.Integer()
+    introduced_at = fields.DateTime()
+    peer = fields.Nested(SharedPeerSchema)
 
 
 class NotificationSchema(Schema):
@@ -139,3 +150,11 @@ def inbox(query):
 def mark_read(notification_id):
     """Mark one notification as read."""
     return notifications.mark_read(kindred().uow(), current_caller(), notification_id)
+
+
+@blp.get("/members/me/introductions")
+@authenticated(Role.MEMBER)
+@blp.response(200, IntroductionSchema(many=True))
+def my_introductions():
+    """People you were introduced to (both said yes), with what each chose to share."""
+    return introductions.my_introductions(kindred().uow(), current_caller())

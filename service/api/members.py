@@ -90,6 +90,13 @@ class ProfileFields(StrictSchema):
     max_notifications_per_week = fields.Integer(
         validate=validate.Range(min=0, max=14), load_default=3
     )
+    share_email_on_introduction = boolean(
+        load_default=False,
+        metadata={
+            "description": "When a peer and you both say yes, show them your email "
+            "(otherwise they see only your display name)"
+        },
+    )
 
 
 class SignUpSchema(ProfileFields):
@@ -135,6 +142,7 @@ class ProfileSchema(Schema):
     quiet_hours_end = fields.String()
     timezone = fields.String()
     max_notifications_per_week = fields.Integer()
+    share_email_on_introduction = fields.Boolean()
     consents = fields.Dict(keys=fields.String(), values=fields.Nested(ConsentStateSchema))
     created_at = fields.DateTime()
     updated_at = fields.DateTime()

@@ -34,6 +34,7 @@ ROUTES = {
     ("POST", "/api/v1/members/me/match-requests"): {"member"},
     ("GET", "/api/v1/match-requests/{request_id}"): {"member"},
     ("GET", "/api/v1/members/me/suggestions"): {"member"},
+    ("GET", "/api/v1/members/me/introductions"): {"member"},
     ("POST", "/api/v1/suggestions/{suggestion_id}/response"): {"member"},
     ("GET", "/api/v1/members/me/notifications"): {"member"},
     ("POST", "/api/v1/members/me/notifications/{notification_id}/read"): {"member"},

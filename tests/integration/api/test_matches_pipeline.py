@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from service.adapters.orm import Notification, OutboxEvent, Suggestion
+from service.adapters.orm import Introduction, Notification, OutboxEvent, Suggestion
 from service.adapters.publisher import job_id
 from service.services import events
 from tests.integration.api.conftest import listing_body, sign_up
@@ -185,3 +185,82 @@ def _age_events(kindred, seconds: int) -> None:
             if event.published_at is not None:
                 event.published_at -= timedelta(seconds=seconds)
         uow.commit()
+
+
+# ---------------------------------------------------------------- introductions by double opt-in
+
+
+@pytest.fixture
+def bob(app):
+    return sign_up(app, email="bob@example.org", display_name="Bob", **CONSENTING)
+
+
+def peer_suggestion(member) -> dict:
+    (suggestion,) = member.get("/api/v1/members/me/suggestions").json["peers"]
+    return suggestion
+
+
+def answer(member, suggestion: dict, said: str) -> None:
+    path = f"/api/v1/suggestions/{suggestion['id']}/response"
+    response = member.post(path, json={"answer": said})
+    assert response.status_code == 200, response.json
+
+
+def kinds(member) -> list[str]:
+    return [n["kind"] for n in member.get("/api/v1/members/me/notifications").json]
+
+
+def test_two_yeses_make_one_introduction_and_two_notifications(kindred, catalogue, ann, bob):
+    bob.patch("/api/v1/members/me", json={"share_email_on_introduction": True})
+    for member in (ann, bob):
+        member.post("/api/v1/members/me/match-requests")
+    run_worker(kindred)
+    to_bob, to_ann = peer_suggestion(ann), peer_suggestion(bob)
+    assert to_bob["peer"] == {"display_name": "Bob"}  # nothing private before both say yes
+    assert any("you both care about environment" in r for r in to_bob["reasons"])
+
+    answer(ann, to_bob, "yes")
+    run_worker(kindred)
+    assert "introduction" not in kinds(ann) + kinds(bob)  # one yes is not enough
+    answer(bob, to_ann, "yes")
+    run_worker(kindred)
+
+    assert kinds(ann).count("introduction") == 1 and kinds(bob).count("introduction") == 1
+    (for_ann,) = ann.get("/api/v1/members/me/introductions").json
+    (for_bob,) = bob.get("/api/v1/members/me/introductions").json
+    assert for_ann["peer"] == {"display_name": "Bob", "email": "bob@example.org"}
+    assert for_bob["peer"] == {"display_name": "Ann"}  # Ann did not share her email
+    with kindred.uow() as uow:
+        assert uow.session.scalar(sa.select(sa.func.count()).select_from(Introduction)) == 1
+
+
+def test_a_no_closes_it_quietly_and_the_pair_never_returns(kindred, catalogue, ann, bob):
+    for member in (ann, bob):
+        member.post("/api/v1/members/me/match-requests")
+    run_worker(kindred)
+    answer(ann, peer_suggestion(ann), "yes")
+    answer(bob, peer_suggestion(bob), "no")
+    run_worker(kindred)
+    assert "introduction" not in kinds(ann) + kinds(bob)
+    assert ann.get("/api/v1/members/me/introductions").json == []
+    assert bob.get("/api/v1/members/me/introductions").json == []
+
+    for member in (ann, bob):  # matching again: neither is suggested to the other
+        member.post("/api/v1/members/me/match-requests")
+    run_worker(kindred)
+    assert ann.get("/api/v1/members/me/suggestions").json["peers"] == []
+    assert bob.get("/api/v1/members/me/suggestions").json["peers"] == []
+
+
+def test_a_yes_asks_the_other_member_without_telling_them(kindred, catalogue, ann, bob):
+    ann.post("/api/v1/members/me/match-requests")  # Bob never asked
+    run_worker(kindred)
+    assert bob.get("/api/v1/members/me/suggestions").json["peers"] == []
+    answer(ann, peer_suggestion(ann), "yes")
+    run_worker(kindred)
+    to_ann = peer_suggestion(bob)
+    assert to_ann["peer"] == {"display_name": "Ann"} and to_ann["status"] == "open"
+    assert not any("yes" in reason for reason in to_ann["reasons"])
+    answer(bob, to_ann, "yes")
+    run_worker(kindred)
+    assert kinds(ann).count("introduction") == 1 and kinds(bob).count("introduction") == 1

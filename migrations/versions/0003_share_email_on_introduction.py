@@ -1,0 +1,31 @@
+"""members choose whether an introduced peer sees their email
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-26
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("members") as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "share_email_on_introduction",
+                sa.Boolean(),
+                nullable=False,
+                server_default=sa.false(),
+            )
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("members") as batch_op:
+        batch_op.drop_column("share_email_on_introduction")
