@@ -6,7 +6,7 @@ import logging
 
 from rq.registry import clean_registries
 
-from service.services import outbox
+from service.services import matching, outbox
 from workers import context
 from workers.queues import ALL_QUEUES, queue
 
@@ -45,3 +45,8 @@ def sweep_outbox() -> dict:
     if published:
         log.info("outbox sweep published %d event(s)", len(published))
     return {"unpublished": len(unpublished), "lost": len(lost), "published": len(published)}
+
+
+def start_due_rematches() -> int:
+    """Re-match members whose profile changed and who have stopped editing (debounced)."""
+    return matching.start_due_rematches(context.kindred())

@@ -6,11 +6,12 @@ from redis import Redis
 from rq import Queue
 from rq.cron import CronJob, CronScheduler
 
-from workers.maintenance import clean_job_registries, sweep_outbox
+from workers.maintenance import clean_job_registries, start_due_rematches, sweep_outbox
 from workers.queues import MAINTENANCE, SERIALIZER
 
 REGISTRY_CLEANUP_SECONDS = 30
 OUTBOX_SWEEP_SECONDS = 15
+REMATCH_CHECK_SECONDS = 15
 
 
 class JsonCronJob(CronJob):
@@ -34,4 +35,5 @@ def build_scheduler(connection: Redis) -> KindredScheduler:
         clean_job_registries, MAINTENANCE, interval=REGISTRY_CLEANUP_SECONDS, job_timeout=60
     )
     scheduler.add(sweep_outbox, MAINTENANCE, interval=OUTBOX_SWEEP_SECONDS, job_timeout=60)
+    scheduler.add(start_due_rematches, MAINTENANCE, interval=REMATCH_CHECK_SECONDS, job_timeout=120)
     return scheduler

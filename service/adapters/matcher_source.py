@@ -79,12 +79,14 @@ class MatcherCache:
     def __init__(self):
         self._fitted: FittedMatchers | None = None
         self._lock = threading.Lock()
+        self.fits = 0  # how many times this process fitted (a worker's parent should, once)
 
     def get(self, session) -> FittedMatchers:
         fingerprint = self._fingerprint(session)
         with self._lock:
             if self._fitted is None or self._fitted.fingerprint != fingerprint:
                 self._fitted = self._fit(session, fingerprint)
+                self.fits += 1
             return self._fitted
 
     @staticmethod

@@ -258,6 +258,9 @@ class Member(Tagged, Base):
     max_notifications_per_week: Mapped[int] = mapped_column(default=3)
     # What a peer sees once both said yes: the display name always, the email only if allowed.
     share_email_on_introduction: Mapped[bool] = mapped_column(default=False)
+    # Set by a profile or consent change, pushed back by each further change: one re-match
+    # once the member has stopped editing, not one per keystroke.
+    rematch_due_at: Mapped[datetime | None]
     # Current consents; consent_records keeps the history of every change.
     consent_matching: Mapped[bool] = mapped_column(default=False)
     consent_matching_at: Mapped[datetime | None]

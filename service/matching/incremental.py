@@ -14,6 +14,7 @@ import scipy.sparse as sp
 
 from service.matching import features as f
 from service.matching.group import SIGNALS, combine
+from service.matching.reasons import listing_reasons
 
 ATTENDANCE = {"in_person": 0, "either": 1, "virtual": 2}
 
@@ -86,6 +87,37 @@ def score_listing_for_members(matcher, listing: dict, members: MemberIndex) -> n
     )
     score = combine(signals, matcher.weights_, members.start_slowly, 0.0, None)
     return np.where(reachable, score, 0.0)
+
+
+def new_listing_reasons(matcher, listing: dict, profile: dict) -> list[str]:
+    """The plain-words reasons one member gets for a listing scored by the fan-out: shared
+    tags and causes, distance, the times that overlap and the comfort fit, from the same
+    builder `recommend` uses."""
+    levels = f.listing_comfort(listing)
+    slow = bool(profile.get("start_slowly"))
+    wanted = f.profile_comfort(profile, int(matcher.steps_.get(profile.get("id"), 0)))
+    in_person = f.has_place(listing) and f.has_place(profile) and not listing.get("is_virtual")
+    distance = (
+        float(f.haversine_km(profile["lat"], profile["lon"], listing["lat"], listing["lon"]))
+        if in_person
+        else None
+    )
+    return listing_reasons(
+        listing,
+        shared_interest_tags=_shared(profile, listing, "interests"),
+        mentioned_terms=[],
+        shared_causes=_shared(profile, listing, "causes"),
+        distance_km=distance,
+        common_slots=sorted(set(profile.get("availability") or []) & f.listing_slots(listing)),
+        comfort_levels=levels,
+        comfort_fit=float(f.comfort_fit(levels, wanted, slow)),
+        start_slowly=slow,
+        similar_people_joined=False,  # nobody has joined a brand-new listing
+    )
+
+
+def _shared(profile: dict, listing: dict, field: str) -> list[str]:
+    return sorted(set(profile.get(field) or []) & set(listing.get(field) or []))
 
 
 def _place(listing: dict, members: MemberIndex) -> tuple[np.ndarray, np.ndarray]:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from service.adapters.orm import OutboxEvent
 from service.domain.events import EventKind
-from service.services import introductions, matching, notifications, outbox
+from service.services import fanout, introductions, matching, notifications, outbox
 
 HANDLERS = {
     EventKind.MATCHES_REQUESTED: matching.answer_match_request,
     EventKind.MATCHES_READY: notifications.matches_ready,
     EventKind.SUGGESTION_ANSWERED: introductions.on_suggestion_answered,
     EventKind.INTRODUCTION_ACCEPTED: introductions.on_introduction_accepted,
+    EventKind.LISTING_PUBLISHED: fanout.on_listing_published,
 }
 
 

@@ -9,7 +9,9 @@ from service.adapters.repositories import ListingFilter
 from service.domain import listings as rules
 from service.domain.credentials import Principal, Role
 from service.domain.errors import Forbidden, NotFound
+from service.domain.events import EventKind, subject
 from service.domain.vocabulary import ListingStatus
+from service.services import outbox
 from service.services.auth import require_role
 from service.services.unit_of_work import UnitOfWork
 
@@ -37,6 +39,7 @@ def create_listing(uow: UnitOfWork, caller: Principal, data: dict) -> Listing:
         rules.check_place(listing.is_virtual, listing.lat, listing.lon, listing.area)
         _set_status(listing, status, caller)
         uow.listings.add(listing)
+        _announce_if_live(uow, listing, None)
         uow.commit()
         return listing
 
@@ -68,6 +71,7 @@ def update_listing(uow: UnitOfWork, caller: Principal, listing_id: int, changes:
     changes = dict(changes)
     with uow:
         listing = _own_listing(uow, caller, listing_id)
+        before = listing.status
         verified = listing.organization.verified
         requested_status = changes.pop("status", None)
         tags = pop_tags(changes)
@@ -83,6 +87,7 @@ def update_listing(uow: UnitOfWork, caller: Principal, listing_id: int, changes:
         if requested_status is not None:
             status = rules.partner_transition(status, requested_status, verified)
         _set_status(listing, status, caller)
+        _announce_if_live(uow, listing, before)
         uow.commit()
         return listing
 
@@ -102,8 +107,10 @@ def review_listing(
     require_role(caller, Role.COORDINATOR)
     with uow:
         listing = _visible_listing(uow, caller, listing_id)
+        before = listing.status
         _set_status(listing, rules.review_outcome(listing.status, approve), caller)
         listing.review_note = reason
+        _announce_if_live(uow, listing, before)
         uow.commit()
         return listing
 
@@ -114,6 +121,13 @@ def _set_status(listing: Listing, status: ListingStatus, caller: Principal) -> N
     listing.status = status
     listing.status_changed_by = caller.label
     listing.status_changed_at = utcnow()
+
+
+def _announce_if_live(uow: UnitOfWork, listing: Listing, before: ListingStatus | None) -> None:
+    """A listing that has just gone live is announced (the fan-out to members it fits)."""
+    if listing.status is ListingStatus.ACTIVE and before is not ListingStatus.ACTIVE:
+        uow.flush()  # a new listing gets its id
+        outbox.record(uow, EventKind.LISTING_PUBLISHED, subject("listing", listing.id))
 
 
 def _restrict_to_visible(caller: Principal, filters: ListingFilter) -> ListingFilter:

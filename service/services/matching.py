@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from service.adapters.matcher_source import profile_record
-from service.adapters.orm import MatchRequest, Suggestion, utcnow
+from service.adapters.orm import MatchRequest, Member, Suggestion, utcnow
 from service.domain.credentials import Principal, Role
 from service.domain.errors import NotFound, RuleViolation
 from service.domain.events import EventKind, cycle_of, subject
@@ -64,6 +64,28 @@ def _request_for(uow: UnitOfWork, member_id: int, reason: str) -> MatchRequest:
     outbox.record(uow, EventKind.MATCHES_REQUESTED, subject("match_request", request.id))
     uow.commit()
     return request
+
+
+def start_due_rematches(kindred, limit: int = 500) -> int:
+    """Match members whose profile or consent changed and who have since stopped editing
+    (run by the scheduler). Returns how many requests were started."""
+    now = utcnow()
+    with kindred.uow() as uow:
+        due = uow.session.scalars(
+            sa.select(Member.id).where(Member.rematch_due_at <= now).limit(limit)
+        ).all()
+    started = 0
+    for member_id in due:
+        with kindred.uow() as uow:
+            member = uow.members.get(member_id)
+            if member is None or member.rematch_due_at is None or member.rematch_due_at > now:
+                continue  # edited again meanwhile: it waits for the new quiet time
+            member.rematch_due_at = None
+            if member.consent_matching:
+                _request_for(uow, member_id, "profile")
+                started += 1
+            uow.commit()
+    return started
 
 
 def get_match_request(uow: UnitOfWork, caller: Principal, request_id: int) -> MatchRequest:
@@ -131,7 +153,9 @@ def _store_answer(uow: UnitOfWork, event_id, request_id, groups, peers) -> str:
         )
     }
     for kind, target, found in wanted:
-        if target not in existing:
+        if target in existing:  # still suggested: with today's score and reasons
+            existing[target].score, existing[target].reasons = found.score, list(found.reasons)
+        else:
             uow.session.add(_suggestion(request, kind, target, found, cycle))
     # Quality over quantity: open suggestions this answer no longer holds make way.
     targets = {target for _, target, _ in wanted}

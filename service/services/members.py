@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 
@@ -13,6 +14,15 @@ from service.domain.places import check_coordinates
 from service.domain.vocabulary import Consent
 from service.services.auth import require_role
 from service.services.unit_of_work import UnitOfWork
+
+# Quiet time after the last change before a profile is matched again.
+REMATCH_AFTER = timedelta(seconds=60)
+# Changes to these fields change what fits the member; the rest (name, rhythm) do not.
+MATCHING_FIELDS = {
+    "interests", "causes", "interests_text", "lat", "lon", "travel_radius_km", "availability",
+    "attendance", "languages", "comfort_group_size", "comfort_structure", "comfort_pace",
+    "start_slowly",
+}  # fmt: skip
 
 CONSENT_COLUMNS = {
     Consent.MATCHING: ("consent_matching", "consent_matching_at"),
@@ -38,6 +48,7 @@ def sign_up(uow: UnitOfWork, data: dict) -> SignedUp:
         member = Member(token_hash=secret.hash, tags=Member.tag_rows(tags), **data)
         # Consent is never assumed: only what the member ticked is recorded as given.
         _record_consents(member, {Consent(k): v for k, v in consents.items()})
+        _rematch_soon(member)  # a newcomer who consented hears from us without asking
         uow.members.add(member)
         _commit_unique_email(uow)
         return SignedUp(member=member, token=secret.plaintext)
@@ -53,11 +64,15 @@ def update_me(uow: UnitOfWork, caller: Principal, changes: dict) -> Member:
     tags = pop_tags(changes)
     with uow:
         member = _me(uow, caller)
+        changed = {name for name, value in changes.items() if getattr(member, name) != value}
+        changed |= {name for name, tag in tags.items() if getattr(member, name) != sorted(tag)}
         for name, value in changes.items():
             setattr(member, name, value)
         check_coordinates(member.lat, member.lon)
         member.set_tags(tags)
         member.last_active_at = utcnow()
+        if changed & MATCHING_FIELDS:
+            _rematch_soon(member)
         _commit_unique_email(uow)
         return member
 
@@ -65,7 +80,9 @@ def update_me(uow: UnitOfWork, caller: Principal, changes: dict) -> Member:
 def set_consents(uow: UnitOfWork, caller: Principal, consents: dict[str, bool]) -> Member:
     with uow:
         member = _me(uow, caller)
-        _record_consents(member, {Consent(k): v for k, v in consents.items()})
+        granted = _record_consents(member, {Consent(k): v for k, v in consents.items()})
+        if granted:  # a new consent opens new matches
+            _rematch_soon(member)
         uow.commit()
         return member
 
@@ -95,18 +112,27 @@ def _me(uow: UnitOfWork, caller: Principal) -> Member:
     return member
 
 
-def _record_consents(member: Member, consents: dict[Consent, bool]) -> None:
-    """Change the current consent and append to the history, only where something changed."""
+def _rematch_soon(member: Member) -> None:
+    if member.consent_matching:
+        member.rematch_due_at = utcnow() + REMATCH_AFTER
+
+
+def _record_consents(member: Member, consents: dict[Consent, bool]) -> bool:
+    """Change the current consent and append to the history, only where something changed.
+    True when a consent was newly granted."""
     now = utcnow()
+    newly_granted = False
     for purpose, granted in consents.items():
         flag, changed_at = CONSENT_COLUMNS[purpose]
         if getattr(member, flag) == granted and getattr(member, changed_at) is not None:
             continue
+        newly_granted |= granted and not getattr(member, flag)
         setattr(member, flag, granted)
         setattr(member, changed_at, now)
         member.consent_records.append(
             ConsentRecord(purpose=purpose, granted=granted, recorded_at=now)
         )
+    return newly_granted
 
 
 def _commit_unique_email(uow: UnitOfWork) -> None:

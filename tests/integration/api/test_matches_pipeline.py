@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from service.adapters.orm import Introduction, Notification, OutboxEvent, Suggestion
 from service.adapters.publisher import job_id
-from service.services import events
+from service.services import events, matching
 from tests.integration.api.conftest import listing_body, sign_up
 from workers import context
 from workers.maintenance import sweep_outbox
@@ -31,7 +31,7 @@ def run_worker(kindred) -> None:
 
 
 @pytest.fixture
-def catalogue(verified_partner):
+def catalogue(verified_partner, kindred):
     """Three live listings near the members: two about gardening, one about chess."""
     ids = []
     for title, interests in (
@@ -45,6 +45,7 @@ def catalogue(verified_partner):
         assert response.status_code == 201, response.json
         assert response.json["status"] == "active"
         ids.append(response.json["id"])
+    run_worker(kindred)  # their fan-out runs now, before any member exists
     return ids
 
 
@@ -127,7 +128,9 @@ def test_work_waits_in_the_outbox_while_redis_is_down_then_happens_once(
 def test_jobs_lost_with_a_flushed_redis_are_published_again(app, kindred, catalogue, ann):
     asked = ann.post("/api/v1/members/me/match-requests")
     with kindred.uow() as uow:
-        (event_id,) = uow.session.scalars(sa.select(OutboxEvent.id)).all()
+        (event_id,) = uow.session.scalars(
+            sa.select(OutboxEvent.id).where(OutboxEvent.handled_at.is_(None))
+        ).all()
     assert kindred.publisher.job_exists(event_id)
     kindred.redis.flushdb()  # the job is gone; the database still says "published"
     assert sweep_outbox()["lost"] == 0  # too early to call it lost
@@ -264,3 +267,123 @@ def test_a_yes_asks_the_other_member_without_telling_them(kindred, catalogue, an
     answer(bob, to_ann, "yes")
     run_worker(kindred)
     assert kinds(ann).count("introduction") == 1 and kinds(bob).count("introduction") == 1
+
+
+def test_the_worker_fits_the_matchers_once_for_its_horses(app, kindred, catalogue, ann, bob):
+    fits_before = kindred.matchers.fits  # the catalogue's fan-out fitted once already
+    for member in (ann, bob):
+        member.post("/api/v1/members/me/match-requests")
+    run_worker(kindred)  # two matching jobs, each in its own forked horse
+    # Fitted once more in the parent (members changed), and inherited by both horses.
+    assert kindred.matchers.fits == fits_before + 1
+    assert all(m.get("/api/v1/members/me/suggestions").json["groups"] for m in (ann, bob))
+
+
+# ---------------------------------------------------------------- fan-out of new listings
+
+FAR_AWAY = {"lat": 53.48, "lon": -2.24}  # Manchester, from members near Bristol
+
+
+def publish(partner, **overrides) -> int:
+    response = partner.post("/api/v1/listings", json=listing_body(**overrides))
+    assert response.status_code == 201, response.json
+    return response.json["id"]
+
+
+def suggested_listings(member) -> list[int]:
+    return [s["listing"]["id"] for s in member.get("/api/v1/members/me/suggestions").json["groups"]]
+
+
+def test_a_published_listing_reaches_the_members_it_fits_and_no_one_else(
+    app, kindred, verified_partner
+):
+    fits = sign_up(app, email="fits@example.org", interests=["gardening"], **CONSENTING)
+    chess = sign_up(
+        app, email="chess@example.org", interests=["chess"], causes=["literacy"], **CONSENTING
+    )
+    far = sign_up(app, email="far@example.org", interests=["gardening"], **FAR_AWAY, **CONSENTING)
+    no_consent = sign_up(app, email="nc@example.org", interests=["gardening"])
+
+    garden = publish(verified_partner, title="Community garden", interests=["gardening"])
+    run_worker(kindred)
+
+    assert suggested_listings(fits) == [garden]
+    (note,) = fits.get("/api/v1/members/me/notifications").json
+    assert note["kind"] == "new_listing" and note["title"] == "New near you: Community garden"
+    assert "gardening" in note["body"] and "km from you" in note["body"]
+    (suggestion,) = fits.get("/api/v1/members/me/suggestions").json["groups"]
+    assert any("matches your interest in gardening" in r for r in suggestion["reasons"])
+    for other in (chess, far, no_consent):
+        assert other.get("/api/v1/members/me/notifications").json == []
+    assert suggested_listings(chess) == [] and suggested_listings(far) == []
+
+
+def test_the_weekly_budget_caps_unasked_for_news(app, kindred, verified_partner):
+    member = sign_up(app, email="b@example.org", interests=["gardening"], **CONSENTING)
+    member.patch("/api/v1/members/me", json={"max_notifications_per_week": 1})
+    first = publish(verified_partner, title="Community garden", interests=["gardening"])
+    publish(verified_partner, title="Allotment mornings", interests=["gardening"])
+    run_worker(kindred)
+    assert suggested_listings(member) == [first]
+    assert [n["kind"] for n in member.get("/api/v1/members/me/notifications").json] == [
+        "new_listing"
+    ]
+
+
+def test_a_listing_is_announced_when_it_goes_live_not_before(app, kindred, partner, coordinator):
+    member = sign_up(app, email="w@example.org", interests=["gardening"], **CONSENTING)
+    waiting = publish(partner, title="Community garden", interests=["gardening"])  # unverified
+    run_worker(kindred)
+    assert suggested_listings(member) == []
+    approved = coordinator.post(f"/api/v1/listings/{waiting}/review", json={"decision": "approve"})
+    assert approved.status_code == 200, approved.json
+    run_worker(kindred)
+    assert suggested_listings(member) == [waiting]
+
+
+# ---------------------------------------------------------------- automatic, debounced re-matching
+
+
+def _make_due(kindred, member_id: int) -> None:
+    """As if the quiet time after the last change had passed."""
+    from datetime import timedelta
+
+    with kindred.uow(publish=False) as uow:
+        member = uow.members.get(member_id)
+        member.rematch_due_at -= timedelta(minutes=5)
+        uow.commit()
+
+
+def _due(kindred, member_id: int):
+    with kindred.uow() as uow:
+        return uow.members.get(member_id).rematch_due_at
+
+
+def test_edits_in_a_row_rematch_once_after_the_member_stops(app, kindred, catalogue, ann):
+    start_due_rematches = matching.start_due_rematches
+    _make_due(kindred, ann.member_id)  # the sign-up's own first match
+    assert start_due_rematches(kindred) == 1
+    run_worker(kindred)
+    for interests in (["chess"], ["chess", "games"], ["chess", "games", "go"]):  # keystrokes
+        assert ann.patch("/api/v1/members/me", json={"interests": interests}).status_code == 200
+    first_due = _due(kindred, ann.member_id)
+    assert start_due_rematches(kindred) == 0  # still editing: nothing yet
+    ann.patch("/api/v1/members/me", json={"travel_radius_km": 8})
+    assert _due(kindred, ann.member_id) >= first_due  # each change pushes it back
+    _make_due(kindred, ann.member_id)
+    assert start_due_rematches(kindred) == 1
+    assert start_due_rematches(kindred) == 0  # once
+    run_worker(kindred)
+    groups = ann.get("/api/v1/members/me/suggestions").json["groups"]
+    assert groups[0]["listing"]["title"] == "Quiet chess evening"
+
+
+def test_a_name_change_does_not_rematch_but_a_new_consent_does(app, kindred, catalogue):
+    member = sign_up(app, email="later@example.org")  # no consent yet: nothing scheduled
+    assert _due(kindred, member.member_id) is None
+    member.patch("/api/v1/members/me", json={"display_name": "Robin"})
+    assert _due(kindred, member.member_id) is None
+    member.put("/api/v1/members/me/consents", json={"matching": True, "peer_introductions": False})
+    assert _due(kindred, member.member_id) is not None
+    _make_due(kindred, member.member_id)
+    assert matching.start_due_rematches(kindred) == 1

@@ -1,4 +1,4 @@
-"""members choose whether an introduced peer sees their email
+"""members choose whether an introduced peer sees their email; debounced re-matching
 
 Revision ID: 0003
 Revises: 0002
@@ -24,8 +24,10 @@ def upgrade() -> None:
                 server_default=sa.false(),
             )
         )
+        batch_op.add_column(sa.Column("rematch_due_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("members") as batch_op:
+        batch_op.drop_column("rematch_due_at")
         batch_op.drop_column("share_email_on_introduction")
