@@ -165,9 +165,9 @@ def worker(queue_names: tuple[str, ...], burst: bool) -> None:
 
     with wired() as kindred:
         context.use(kindred)
-        # with_scheduler: retries wait in RQ's scheduled registry, which a scheduler must move.
+        # Delayed retries are moved onto the queues by `kindred scheduler`, not by workers.
         build_worker(kindred.redis, queue_names or ALL_QUEUES).work(
-            burst=burst, with_scheduler=True
+            burst=burst, with_scheduler=False
         )
 
 

@@ -46,6 +46,10 @@ class Settings:
     var_dir: Path
     max_body_bytes: int = 64 * 1024
     log_level: str = "INFO"
+    # "maildir": email lands in var/mail/ (a Maildir any mail client or `ls` can read);
+    # smtp://host:port or smtp+starttls://user:password@host:587 for a real server.
+    smtp_url: str = "maildir"
+    mail_from: str = "kindred <noreply@kindred.invalid>"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -57,6 +61,8 @@ class Settings:
             var_dir=var_dir,
             max_body_bytes=_int("KINDRED_MAX_BODY_BYTES", 64 * 1024),
             log_level=os.environ.get("KINDRED_LOG_LEVEL", "INFO"),
+            smtp_url=os.environ.get("KINDRED_SMTP_URL") or "maildir",
+            mail_from=os.environ.get("KINDRED_MAIL_FROM") or "kindred <noreply@kindred.invalid>",
         )
 
     @property

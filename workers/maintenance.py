@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from rq.registry import clean_registries
 
@@ -12,25 +13,38 @@ from workers.queues import ALL_QUEUES, queue
 
 log = logging.getLogger(__name__)
 
+CLEANUP_LOCK_SECONDS = 25  # shorter than the 30 s between clean-ups
+
 
 def clean_job_registries() -> int:
     """Move jobs of dead workers out of the started registry, so they are retried or failed.
 
     RQ notices a killed worker's job only when something cleans its registries; running this
-    often keeps that delay short. The queue's maintenance lock is the one workers take for
-    their own clean-up, so two clean-ups never retry the same job twice.
+    often keeps that delay short. RQ's own maintenance lock cannot be used: a worker takes it
+    at start-up and keeps it for its whole maintenance interval (10 minutes) as a rate limit.
+    A short lock of our own keeps two of these clean-ups from overlapping; one racing a
+    worker's own clean-up is harmless (a retried job is no longer "started", so it is skipped,
+    and its retry is keyed by job id).
     """
+    from workers.worker import build_worker
+
     connection = context.kindred().redis
+    # Not started, never registered: it only lends RQ's failure handling to the clean-up.
+    janitor = build_worker(connection, name=f"janitor-{os.getpid()}")
     cleaned = 0
     for name in ALL_QUEUES:
         q = queue(name, connection)
-        if not q.acquire_maintenance_lock():
+        lock = f"kindred:registry-cleanup:{name}"
+        if not connection.set(lock, janitor.name, nx=True, ex=CLEANUP_LOCK_SECONDS):
             continue
         try:
             clean_registries(q)
+            # A worker killed between taking a job and starting it leaves the job in the
+            # queue's intermediate list; RQ retries it after a minute there.
+            q.intermediate_queue.cleanup(janitor, q)
             cleaned += 1
         finally:
-            q.release_maintenance_lock()
+            connection.delete(lock)
     return cleaned
 
 

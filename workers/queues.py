@@ -9,7 +9,9 @@ from rq.serializers import JSONSerializer
 MATCHING = "matching"
 NOTIFICATIONS = "notifications"
 MAINTENANCE = "maintenance"
-ALL_QUEUES = (MATCHING, NOTIFICATIONS, MAINTENANCE)
+# Also the order a worker serves them in: maintenance first, so the registry clean-up and the
+# outbox sweep are never starved by a backlog (a fan-out, a demo seed), then matching.
+ALL_QUEUES = (MAINTENANCE, MATCHING, NOTIFICATIONS)
 
 # JSON, not pickle: a job's arguments stay readable ids and plain values, and a failed job kept
 # in Redis can never carry a Python object (or the personal data inside one).

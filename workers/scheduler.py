@@ -1,17 +1,26 @@
-"""The periodic scheduler, on RQ's own cron (no rq-scheduler)."""
+"""The periodic scheduler, on RQ's own cron (no rq-scheduler), and the mover of delayed jobs.
+
+Exactly one `kindred scheduler` runs. Besides the periodic jobs it moves due delayed jobs
+(retries waiting out their backoff) onto their queues, every second. RQ can do that in a child
+of each worker, but its lock outlives a worker killed with -9 and a healthy worker only claims
+it again in its 10-minute maintenance, so retries would stall; one mover here has no lock to
+lose, and a restart (compose, systemd) resumes it at once.
+"""
 
 from __future__ import annotations
 
 from redis import Redis
 from rq import Queue
 from rq.cron import CronJob, CronScheduler
+from rq.scheduler import RQScheduler
 
 from workers.maintenance import clean_job_registries, start_due_rematches, sweep_outbox
-from workers.queues import MAINTENANCE, SERIALIZER
+from workers.queues import ALL_QUEUES, MAINTENANCE, SERIALIZER
 
 REGISTRY_CLEANUP_SECONDS = 30
 OUTBOX_SWEEP_SECONDS = 15
 REMATCH_CHECK_SECONDS = 15
+DELAYED_JOBS_CHECK_SECONDS = 1.0
 
 
 class JsonCronJob(CronJob):
@@ -23,10 +32,22 @@ class JsonCronJob(CronJob):
 
 
 class KindredScheduler(CronScheduler):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._delayed = RQScheduler(list(ALL_QUEUES), self.connection, serializer=SERIALIZER)
+        self._delayed.prepare_registries(list(ALL_QUEUES))
+
     def add(self, func, queue_name: str, **options) -> JsonCronJob:
         job = JsonCronJob(queue_name=queue_name, func=func, **options)
         self._cron_jobs.append(job)
         return job
+
+    def enqueue_jobs(self) -> list[CronJob]:
+        self._delayed.enqueue_scheduled_jobs()  # retries whose wait is over
+        return super().enqueue_jobs()
+
+    def calculate_sleep_interval(self) -> float:
+        return min(super().calculate_sleep_interval(), DELAYED_JOBS_CHECK_SECONDS)
 
 
 def build_scheduler(connection: Redis) -> KindredScheduler:

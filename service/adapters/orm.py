@@ -407,6 +407,8 @@ class Suggestion(Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     answered_at: Mapped[datetime | None]
+    # Given with a yes to a listing: the organization may see this member's name and email.
+    contact_shared: Mapped[bool] = mapped_column(default=False)
 
     listing: Mapped[Listing | None] = relationship(lazy="joined")
     peer: Mapped[Member | None] = relationship(foreign_keys=[peer_id], lazy="joined")
@@ -459,6 +461,27 @@ class Notification(Base):
     read_at: Mapped[datetime | None]
 
 
+class NotificationDelivery(Base):
+    """One notification through one channel beyond the inbox (email): pending, sent or failed."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "notification_id", "channel", name="uq_notification_deliveries_channel"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("notifications.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(sa.String(20))
+    status: Mapped[str] = mapped_column(sa.String(10), default="pending")  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.String(300))
+    sent_at: Mapped[datetime | None]
+
+
 class JobFailure(Base):
     """A job that failed for good (retries used up): what coordinators see and can retry."""
 
@@ -486,6 +509,7 @@ __all__ = [
     "Member",
     "MemberTag",
     "Notification",
+    "NotificationDelivery",
     "Organization",
     "OutboxEvent",
     "Suggestion",

@@ -35,9 +35,11 @@ def job_id(event_id: int) -> str:
     return f"event-{event_id}"
 
 
-def backoff_with_jitter(retries: int = RETRIES, first: float = FIRST_RETRY_SECONDS) -> list[int]:
+def backoff_with_jitter(retries: int | None = None, first: float | None = None) -> list[int]:
     """Exponential waits (5, 10, 20, 40, 80 s), each moved by up to 20% so that many jobs
     failing together (Redis restarting, an SMTP outage) do not all come back at once."""
+    retries = RETRIES if retries is None else retries
+    first = FIRST_RETRY_SECONDS if first is None else first
     return [max(1, round(first * 2**n * random.uniform(0.8, 1.2))) for n in range(retries)]
 
 

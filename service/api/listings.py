@@ -41,6 +41,7 @@ from service.domain.vocabulary import (
     Structure,
     Weekday,
 )
+from service.services import interest
 from service.services import listings as use_cases
 
 blp = Blueprint(
@@ -290,3 +291,36 @@ def review_listing(data, listing_id):
         approve=data["decision"] == "approve",
         reason=data.get("reason"),
     )
+
+
+class InterestCountsSchema(Schema):
+    suggested = fields.Integer(metadata={"description": "Members it was suggested to"})
+    open = fields.Integer()
+    yes = fields.Integer()
+    no = fields.Integer()
+    later = fields.Integer()
+    expired = fields.Integer()
+
+
+class SharedContactSchema(Schema):
+    display_name = fields.String()
+    email = fields.String()
+    said_yes_at = fields.DateTime()
+
+
+class InterestSchema(Schema):
+    listing_id = fields.Integer()
+    interest = fields.Nested(InterestCountsSchema)
+    contacts = fields.List(
+        fields.Nested(SharedContactSchema),
+        metadata={"description": "Members who said yes and chose to share their contact"},
+    )
+
+
+@blp.get(f"/<{ID}:listing_id>/interest")
+@authenticated(Role.PARTNER, Role.COORDINATOR)
+@blp.response(200, InterestSchema)
+def listing_interest(listing_id):
+    """How members answered this listing's suggestions, and the contacts they chose to share
+    (the owning partner only; coordinators see the counts)."""
+    return interest.listing_interest(kindred().uow(), current_caller(), listing_id)

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from service.api.auth import ID, authenticated, current_caller, kindred
-from service.api.fields import StrictSchema, enum
+from service.api.fields import StrictSchema, boolean, enum
 from service.domain.credentials import Role
 from service.domain.vocabulary import Answer, MatchRequestStatus, SuggestionKind, SuggestionStatus
 from service.services import introductions, matching, notifications
@@ -67,6 +67,12 @@ class CurrentSuggestionsSchema(Schema):
 
 class AnswerSchema(StrictSchema):
     answer = enum(Answer, required=True, metadata={"description": "yes, no or later"})
+    share_contact = boolean(
+        load_default=False,
+        metadata={
+            "description": "With a yes to a group: let its organization see your name and email"
+        },
+    )
 
 
 class SharedPeerSchema(Schema):
@@ -131,7 +137,7 @@ def current_suggestions():
 def answer_suggestion(data, suggestion_id):
     """Say yes, no or later. A "no" is remembered: that suggestion never comes back."""
     return matching.answer_suggestion(
-        kindred().uow(), current_caller(), suggestion_id, data["answer"]
+        kindred().uow(), current_caller(), suggestion_id, data["answer"], data["share_contact"]
     )
 
 

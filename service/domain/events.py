@@ -18,6 +18,7 @@ class EventKind(StrEnum):
     INTRODUCTION_ACCEPTED = "IntroductionAccepted"
     PROFILE_UPDATED = "ProfileUpdated"
     LISTING_PUBLISHED = "ListingPublished"
+    NOTIFICATION_CREATED = "NotificationCreated"  # to be delivered beyond the inbox (email)
 
 
 # Which queue carries each kind: scoring work and people-facing messages never wait on each other.

@@ -16,6 +16,7 @@ HANDLERS = {
     EventKind.SUGGESTION_ANSWERED: introductions.on_suggestion_answered,
     EventKind.INTRODUCTION_ACCEPTED: introductions.on_introduction_accepted,
     EventKind.LISTING_PUBLISHED: fanout.on_listing_published,
+    EventKind.NOTIFICATION_CREATED: notifications.send_email,
 }
 
 
@@ -36,10 +37,13 @@ def handle(kindred, event_id: int) -> str:
 
 
 def on_final_failure(kindred, event_id: int, error: str) -> None:
-    """When retries are used up: the member's request shows as failed, not queued forever."""
+    """When retries are used up: the member's request, or the email, shows as failed."""
     with kindred.uow(publish=False) as uow:
         event = uow.session.get(OutboxEvent, event_id)
-        if event is None or event.kind != EventKind.MATCHES_REQUESTED.value:
+        if event is None:
             return
-        request_id = event.subject_id
-    matching.fail_match_request(kindred, request_id, error)
+        kind, subject_id = event.kind, event.subject_id
+    if kind == EventKind.MATCHES_REQUESTED.value:
+        matching.fail_match_request(kindred, subject_id, error)
+    elif kind == EventKind.NOTIFICATION_CREATED.value:
+        notifications.delivery_failed(kindred, subject_id, error)

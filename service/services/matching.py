@@ -221,13 +221,22 @@ def current_suggestions(uow: UnitOfWork, caller: Principal) -> dict[str, list[Su
 
 
 def answer_suggestion(
-    uow: UnitOfWork, caller: Principal, suggestion_id: int, answer: Answer
+    uow: UnitOfWork,
+    caller: Principal,
+    suggestion_id: int,
+    answer: Answer,
+    share_contact: bool = False,
 ) -> Suggestion:
     require_role(caller, Role.MEMBER)
     with uow:
         suggestion = uow.session.get(Suggestion, suggestion_id)
         if suggestion is None or suggestion.member_id != caller.subject_id:
             raise NotFound("no such suggestion")
+        if share_contact and (answer is not Answer.YES or suggestion.kind is SuggestionKind.PEER):
+            raise RuleViolation(
+                "contact can only be shared with a yes to a group",
+                {"share_contact": ["only with answer yes to a group suggestion"]},
+            )
         if suggestion.status in (SuggestionStatus.YES, SuggestionStatus.NO):
             if suggestion.status.value == answer.value:
                 return suggestion  # the same answer again changes nothing
@@ -237,6 +246,7 @@ def answer_suggestion(
             )
         suggestion.status = SuggestionStatus(answer.value)
         suggestion.answered_at = utcnow()
+        suggestion.contact_shared = share_contact
         outbox.record(
             uow,
             EventKind.SUGGESTION_ANSWERED,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from service.adapters.orm import MatchRequest, Notification, utcnow
+from service.adapters.email import compose, sender_for
+from service.adapters.orm import MatchRequest, Notification, NotificationDelivery, utcnow
 from service.domain.credentials import Principal, Role
 from service.domain.errors import NotFound
-from service.domain.events import cycle_of, subject
+from service.domain.events import EventKind, cycle_of, subject
+from service.domain.vocabulary import Channel
 from service.services import outbox
 from service.services.auth import require_role
 from service.services.unit_of_work import UnitOfWork
@@ -25,10 +27,74 @@ def notify(uow: UnitOfWork, member_id: int, kind: str, about: str, cycle: str, *
     )
     if exists is not None:
         return False
-    uow.session.add(
-        Notification(member_id=member_id, kind=kind, subject=about, cycle=cycle, **text)
-    )
+    notification = Notification(member_id=member_id, kind=kind, subject=about, cycle=cycle, **text)
+    uow.session.add(notification)
+    member = uow.members.get(member_id)
+    if Channel.EMAIL.value in (member.notify_channels or []):
+        uow.flush()  # the notification's id names the delivery and the email's Message-ID
+        uow.session.add(NotificationDelivery(notification_id=notification.id, channel="email"))
+        outbox.record(
+            uow,
+            EventKind.NOTIFICATION_CREATED,
+            subject("notification", notification.id),
+            dedupe_key=f"NotificationCreated:{notification.id}",
+        )
     return True
+
+
+def send_email(kindred, event_id: int, notification_id: int) -> str:
+    """Deliver one notification by email. A failure raises, so RQ retries with backoff; the
+    last failure marks the delivery failed (see `delivery_failed`)."""
+    with kindred.uow() as uow:
+        delivery = _email_delivery(uow, notification_id)
+        if delivery is None or delivery.status == "sent":
+            outbox.mark_handled(uow, event_id)
+            uow.commit()
+            return "nothing to send"
+        notification = uow.session.get(Notification, notification_id)
+        member = uow.members.get(notification.member_id)
+        message = compose(
+            kindred.settings.mail_from,
+            member.email,
+            notification.id,
+            notification.title,
+            _email_text(notification),
+        )
+        delivery.attempts += 1
+        uow.commit()
+    sender_for(kindred.settings).send(message)
+    with kindred.uow() as uow:
+        delivery = _email_delivery(uow, notification_id)
+        delivery.status, delivery.sent_at, delivery.last_error = "sent", utcnow(), None
+        outbox.mark_handled(uow, event_id)
+        uow.commit()
+    return "sent"
+
+
+def delivery_failed(kindred, notification_id: int, error: str) -> None:
+    with kindred.uow(publish=False) as uow:
+        delivery = _email_delivery(uow, notification_id)
+        if delivery is not None and delivery.status != "sent":
+            delivery.status, delivery.last_error = "failed", error[:300]
+            uow.commit()
+
+
+def _email_delivery(uow: UnitOfWork, notification_id: int) -> NotificationDelivery | None:
+    return uow.session.scalar(
+        sa.select(NotificationDelivery).where(
+            NotificationDelivery.notification_id == notification_id,
+            NotificationDelivery.channel == "email",
+        )
+    )
+
+
+def _email_text(notification: Notification) -> str:
+    return (
+        f"{notification.body}\n\n"
+        "Open kindred to see the reasons and answer yes, no or later.\n\n"
+        "You get these emails because you chose email in your notification settings; "
+        "remove it from notify_channels to stop them."
+    )
 
 
 def matches_ready(kindred, event_id: int, request_id: int) -> str:

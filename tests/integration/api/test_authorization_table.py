@@ -25,6 +25,7 @@ ROUTES = {
     ("PATCH", "/api/v1/listings/{listing_id}"): {"partner"},
     ("DELETE", "/api/v1/listings/{listing_id}"): {"partner"},
     ("POST", "/api/v1/listings/{listing_id}/review"): {"coordinator"},
+    ("GET", "/api/v1/listings/{listing_id}/interest"): {"coordinator", "partner"},
     ("POST", "/api/v1/members"): {"anyone"},
     ("GET", "/api/v1/members/me"): {"member"},
     ("PATCH", "/api/v1/members/me"): {"member"},

@@ -104,20 +104,23 @@ def test_the_same_event_delivered_twice_notifies_once(kindred, catalogue, ann):
 
 
 def test_work_waits_in_the_outbox_while_redis_is_down_then_happens_once(
-    app, kindred, catalogue, ann, monkeypatch
+    kindred, settings, catalogue, ann
 ):
-    import redis
+    import dataclasses
 
-    def redis_down(*args, **kwargs):
-        raise redis.exceptions.ConnectionError("Redis is down")
+    from service.app import create_app
+    from service.bootstrap import bootstrap
 
-    monkeypatch.setattr("rq.queue.Queue.enqueue", redis_down)
-    asked = ann.post("/api/v1/members/me/match-requests")
+    # The same database, but Redis refuses connections: nothing listens on port 1.
+    cut_off = bootstrap(dataclasses.replace(settings, redis_url="redis://127.0.0.1:1/0"))
+    client = create_app(kindred=cut_off).test_client()
+    headers = {"Authorization": f"Bearer {ann.token}"}
+    asked = client.post("/api/v1/members/me/match-requests", headers=headers)
+    cut_off.close()
     assert asked.status_code == 202  # the API still answers; the event waits in the database
     assert all(queue(name, kindred.redis).count == 0 for name in ALL_QUEUES)
-    monkeypatch.undo()
 
-    _age_events(kindred, seconds=30)
+    _age_events(kindred, seconds=30)  # Redis is back (the test's own) when the sweep runs
     assert sweep_outbox()["published"] == 1
     assert sweep_outbox()["published"] == 0  # published once: the next sweep finds nothing
     run_worker(kindred)
@@ -387,3 +390,51 @@ def test_a_name_change_does_not_rematch_but_a_new_consent_does(app, kindred, cat
     assert _due(kindred, member.member_id) is not None
     _make_due(kindred, member.member_id)
     assert matching.start_due_rematches(kindred) == 1
+
+
+# ---------------------------------------------------------------- what partners see
+
+
+def test_partners_see_counts_and_only_the_contacts_members_chose_to_share(
+    app, kindred, catalogue, verified_partner, other_partner, coordinator
+):
+    garden = catalogue[0]
+    sharer = sign_up(app, email="share@example.org", display_name="Sam", **CONSENTING)
+    private = sign_up(app, email="private@example.org", display_name="Pat", **CONSENTING)
+    for member in (sharer, private):
+        member.post("/api/v1/members/me/match-requests")
+    run_worker(kindred)
+
+    def answer_garden(member, **body):
+        (suggestion,) = [
+            s
+            for s in member.get("/api/v1/members/me/suggestions").json["groups"]
+            if s["listing"]["id"] == garden
+        ]
+        path = f"/api/v1/suggestions/{suggestion['id']}/response"
+        return member.post(path, json=body)
+
+    assert answer_garden(sharer, answer="yes", share_contact=True).status_code == 200
+    assert answer_garden(private, answer="yes").status_code == 200
+
+    seen = verified_partner.get(f"/api/v1/listings/{garden}/interest")
+    assert seen.status_code == 200
+    assert seen.json["interest"]["yes"] == 2 and seen.json["interest"]["suggested"] == 2
+    assert [(c["display_name"], c["email"]) for c in seen.json["contacts"]] == [
+        ("Sam", "share@example.org")
+    ]
+    by_coordinator = coordinator.get(f"/api/v1/listings/{garden}/interest").json
+    assert by_coordinator["interest"]["yes"] == 2 and by_coordinator["contacts"] == []
+    assert other_partner.get(f"/api/v1/listings/{garden}/interest").status_code == 404
+    assert sharer.get(f"/api/v1/listings/{garden}/interest").status_code == 403
+
+
+def test_contact_goes_only_with_a_yes(app, kindred, catalogue, ann):
+    ann.post("/api/v1/members/me/match-requests")
+    run_worker(kindred)
+    suggestion = ann.get("/api/v1/members/me/suggestions").json["groups"][0]
+    response = ann.post(
+        f"/api/v1/suggestions/{suggestion['id']}/response",
+        json={"answer": "later", "share_contact": True},
+    )
+    assert response.status_code == 422 and "share_contact" in response.json["errors"]

@@ -1,0 +1,49 @@
+"""What a partner learns about interest in its listing: counts, and only the contacts that
+members chose to share with it when they said yes."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from service.adapters.orm import Member, Suggestion
+from service.domain.credentials import Principal, Role
+from service.domain.errors import NotFound
+from service.domain.vocabulary import SuggestionKind, SuggestionStatus
+from service.services.auth import require_role
+from service.services.unit_of_work import UnitOfWork
+
+
+def listing_interest(uow: UnitOfWork, caller: Principal, listing_id: int) -> dict:
+    require_role(caller, Role.PARTNER, Role.COORDINATOR)
+    with uow:
+        listing = uow.listings.get(listing_id)
+        owner = listing is not None and (
+            caller.role is Role.PARTNER and listing.organization_id == caller.subject_id
+        )
+        if listing is None or not (owner or caller.role is Role.COORDINATOR):
+            raise NotFound("no such listing")
+        counts = dict(
+            uow.session.execute(
+                sa.select(Suggestion.status, sa.func.count())
+                .where(Suggestion.listing_id == listing_id, Suggestion.kind == SuggestionKind.GROUP)
+                .group_by(Suggestion.status)
+            ).all()
+        )
+        interest = {status.value: counts.get(status, 0) for status in SuggestionStatus}
+        interest["suggested"] = sum(counts.values())
+        contacts = _shared_contacts(uow, listing_id) if owner else []
+        return {"listing_id": listing_id, "interest": interest, "contacts": contacts}
+
+
+def _shared_contacts(uow: UnitOfWork, listing_id: int) -> list[dict]:
+    rows = uow.session.execute(
+        sa.select(Member.display_name, Member.email, Suggestion.answered_at)
+        .join(Member, Member.id == Suggestion.member_id)
+        .where(
+            Suggestion.listing_id == listing_id,
+            Suggestion.status == SuggestionStatus.YES,
+            Suggestion.contact_shared.is_(True),
+        )
+        .order_by(Suggestion.answered_at)
+    )
+    return [{"display_name": n, "email": e, "said_yes_at": at} for n, e, at in rows]
