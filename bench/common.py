@@ -140,7 +140,8 @@ STANDARD_KEYS = set(measurement("x", 1, "", 1, 1, 1))
 
 def report(benchmark: str, args, measurements: list[dict], **context) -> dict:
     """Print each figure with its target and ratio; write JSON when asked."""
-    print(f"\n== {benchmark} ({args.listings:,} listings, {args.members:,} members)")
+    sizes = f" ({args.listings:,} listings, {args.members:,} members)" if args.listings else ""
+    print(f"\n== {benchmark}{sizes}")
     for m in measurements:
         line = f"{m['name']}: {m['value']:,.2f} {m['unit']}"
         if m["target"] is not None:

@@ -49,16 +49,23 @@ def clean_job_registries() -> int:
 
 
 def sweep_outbox() -> dict:
-    """Publish what the relay missed (Redis down at commit, a process killed right after it)
-    and re-publish events whose jobs vanished (Redis flushed or restarted without its data)."""
+    """Publish what the relay missed (Redis down at commit, a process killed right after it),
+    re-publish events whose jobs vanished (Redis flushed or restarted without its data), and
+    put back jobs that exist but sit in no queue (a worker killed mid-hand-over)."""
     kindred = context.kindred()
     publisher = kindred.publisher
     unpublished, stale = outbox.events_to_sweep(kindred.uow(publish=False))
     lost = [event_id for event_id in stale if not publisher.job_exists(event_id)]
+    revived = [e for e in stale if e not in lost and publisher.revive_if_orphaned(e)]
     published = publisher.publish(unpublished + lost)
-    if published:
-        log.info("outbox sweep published %d event(s)", len(published))
-    return {"unpublished": len(unpublished), "lost": len(lost), "published": len(published)}
+    if published or revived:
+        log.info("outbox sweep: %d published, %d revived", len(published), len(revived))
+    return {
+        "unpublished": len(unpublished),
+        "lost": len(lost),
+        "published": len(published),
+        "revived": len(revived),
+    }
 
 
 def start_due_rematches() -> int:

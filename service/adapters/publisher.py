@@ -14,8 +14,8 @@ import random
 import redis
 import sqlalchemy as sa
 from rq import Callback, Retry
-from rq.exceptions import DuplicateJobError
-from rq.job import Job
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
 
 from service.adapters.orm import OutboxEvent
 from service.domain.events import queue_for
@@ -74,6 +74,36 @@ class EventPublisher:
 
     def job_exists(self, event_id: int) -> bool:
         return Job.exists(job_id(event_id), connection=self._kindred.redis)
+
+    def revive_if_orphaned(self, event_id: int) -> bool:
+        """Put an event's job back on its queue if it exists but nothing will ever run it.
+
+        A worker killed after taking a job but before its work horse marked it started leaves
+        the job "queued" yet in no queue; RQ's clean-up then drops it from the started
+        registry without a retry. Only jobs in no list at all are revived: one that is queued,
+        waiting to retry, running or dead-lettered is left alone.
+        """
+        from workers.queues import SERIALIZER, queue
+
+        try:
+            job = Job.fetch(job_id(event_id), self._kindred.redis, serializer=SERIALIZER)
+        except NoSuchJobError:
+            return False
+        target = queue(job.origin, self._kindred.redis)
+        places = (
+            target.get_job_ids(),
+            target.started_job_registry.get_job_ids(),
+            target.scheduled_job_registry.get_job_ids(),
+            target.failed_job_registry.get_job_ids(),
+            target.intermediate_queue.get_job_ids(),
+        )
+        if job.get_status() in (JobStatus.FINISHED, JobStatus.FAILED):
+            return False
+        if any(job.id in ids for ids in places):
+            return False
+        target.enqueue_job(job)
+        log.warning("revived orphaned job %s", job.id)
+        return True
 
     def _kinds(self, event_ids: list[int]) -> dict[int, str]:
         with self._kindred.uow(publish=False) as uow:

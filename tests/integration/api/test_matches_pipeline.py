@@ -138,7 +138,7 @@ def test_jobs_lost_with_a_flushed_redis_are_published_again(app, kindred, catalo
     kindred.redis.flushdb()  # the job is gone; the database still says "published"
     assert sweep_outbox()["lost"] == 0  # too early to call it lost
     _age_events(kindred, seconds=120)
-    assert sweep_outbox() == {"unpublished": 0, "lost": 1, "published": 1}
+    assert sweep_outbox() == {"unpublished": 0, "lost": 1, "published": 1, "revived": 0}
     assert queue("matching", kindred.redis).job_ids == [job_id(event_id)]
     run_worker(kindred)
     assert ann.get(asked.headers["Location"]).json["status"] == "done"
@@ -438,3 +438,18 @@ def test_contact_goes_only_with_a_yes(app, kindred, catalogue, ann):
         json={"answer": "later", "share_contact": True},
     )
     assert response.status_code == 422 and "share_contact" in response.json["errors"]
+
+
+def test_a_job_left_in_no_queue_is_put_back_by_the_sweep(app, kindred, catalogue, ann):
+    """A worker killed between taking a job and marking it started leaves it queued in name
+    only: RQ's own clean-up then drops it without a retry."""
+    asked = ann.post("/api/v1/members/me/match-requests")
+    matching = queue("matching", kindred.redis)
+    (orphan,) = matching.job_ids
+    matching.remove(orphan)  # what such a worker leaves behind: the job, in no list
+    _age_events(kindred, seconds=120)
+    assert sweep_outbox()["revived"] == 1
+    assert matching.job_ids == [orphan]
+    assert sweep_outbox()["revived"] == 0  # queued again: left alone
+    run_worker(kindred)
+    assert ann.get(asked.headers["Location"]).json["status"] == "done"
