@@ -71,3 +71,8 @@ def sweep_outbox() -> dict:
 def start_due_rematches() -> int:
     """Re-match members whose profile changed and who have stopped editing (debounced)."""
     return matching.start_due_rematches(context.kindred())
+
+
+def expire_stale_suggestions() -> int:
+    """Open suggestions unanswered for three weeks expire (daily)."""
+    return matching.expire_stale_suggestions(context.kindred())

@@ -14,7 +14,12 @@ from rq import Queue
 from rq.cron import CronJob, CronScheduler
 from rq.scheduler import RQScheduler
 
-from workers.maintenance import clean_job_registries, start_due_rematches, sweep_outbox
+from workers.maintenance import (
+    clean_job_registries,
+    expire_stale_suggestions,
+    start_due_rematches,
+    sweep_outbox,
+)
 from workers.queues import ALL_QUEUES, MAINTENANCE, SERIALIZER
 
 REGISTRY_CLEANUP_SECONDS = 30
@@ -57,4 +62,6 @@ def build_scheduler(connection: Redis) -> KindredScheduler:
     )
     scheduler.add(sweep_outbox, MAINTENANCE, interval=OUTBOX_SWEEP_SECONDS, job_timeout=60)
     scheduler.add(start_due_rematches, MAINTENANCE, interval=REMATCH_CHECK_SECONDS, job_timeout=120)
+    # Daily at 03:30 server time (cron strings are local time; containers run in UTC).
+    scheduler.add(expire_stale_suggestions, MAINTENANCE, cron="30 3 * * *", job_timeout=300)
     return scheduler

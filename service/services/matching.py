@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 
 from service.adapters.matcher_source import profile_record
@@ -24,6 +26,8 @@ GROUP_SUGGESTIONS = 5
 PEER_SUGGESTIONS = 3
 UNFINISHED = (MatchRequestStatus.QUEUED, MatchRequestStatus.RUNNING)
 CURRENT = (SuggestionStatus.OPEN, SuggestionStatus.LATER)
+# An open suggestion unanswered this long is stale: quality over quantity.
+STALE_AFTER = timedelta(days=21)
 
 
 def request_matches(uow: UnitOfWork, caller: Principal, reason: str = "asked") -> MatchRequest:
@@ -86,6 +90,22 @@ def start_due_rematches(kindred, limit: int = 500) -> int:
                 started += 1
             uow.commit()
     return started
+
+
+def expire_stale_suggestions(kindred, older_than: timedelta = STALE_AFTER) -> int:
+    """Open suggestions nobody answered for weeks make way for fresh ones (run daily by the
+    scheduler); "later" ones stay, since the member asked to be reminded."""
+    with kindred.uow() as uow:
+        expired = uow.session.execute(
+            sa.update(Suggestion)
+            .where(
+                Suggestion.status == SuggestionStatus.OPEN,
+                Suggestion.created_at < utcnow() - older_than,
+            )
+            .values(status=SuggestionStatus.EXPIRED)
+        ).rowcount
+        uow.commit()
+        return expired
 
 
 def get_match_request(uow: UnitOfWork, caller: Principal, request_id: int) -> MatchRequest:

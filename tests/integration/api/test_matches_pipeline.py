@@ -453,3 +453,23 @@ def test_a_job_left_in_no_queue_is_put_back_by_the_sweep(app, kindred, catalogue
     assert sweep_outbox()["revived"] == 0  # queued again: left alone
     run_worker(kindred)
     assert ann.get(asked.headers["Location"]).json["status"] == "done"
+
+
+def test_open_suggestions_unanswered_for_three_weeks_expire_but_later_ones_stay(
+    kindred, catalogue, ann
+):
+    from datetime import timedelta
+
+    ann.post("/api/v1/members/me/match-requests")
+    run_worker(kindred)
+    first, second, *_ = ann.get("/api/v1/members/me/suggestions").json["groups"]
+    path = f"/api/v1/suggestions/{second['id']}/response"
+    assert ann.post(path, json={"answer": "later"}).status_code == 200
+    with kindred.uow() as uow:
+        for suggestion in uow.session.scalars(sa.select(Suggestion)):
+            suggestion.created_at -= timedelta(days=22)
+        uow.commit()
+    assert matching.expire_stale_suggestions(kindred) == 2  # the open ones; not "later"
+    current = ann.get("/api/v1/members/me/suggestions").json["groups"]
+    assert [s["id"] for s in current] == [second["id"]]
+    assert first["id"] not in [s["id"] for s in current]
