@@ -50,6 +50,8 @@ class Settings:
     # smtp://host:port or smtp+starttls://user:password@host:587 for a real server.
     smtp_url: str = "maildir"
     mail_from: str = "kindred <noreply@kindred.invalid>"
+    # Tests and local development only: let webhooks target http:// and private addresses.
+    webhook_allow_private: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -63,6 +65,7 @@ class Settings:
             log_level=os.environ.get("KINDRED_LOG_LEVEL", "INFO"),
             smtp_url=os.environ.get("KINDRED_SMTP_URL") or "maildir",
             mail_from=os.environ.get("KINDRED_MAIL_FROM") or "kindred <noreply@kindred.invalid>",
+            webhook_allow_private=os.environ.get("KINDRED_WEBHOOK_ALLOW_PRIVATE") == "1",
         )
 
     @property

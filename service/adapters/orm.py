@@ -482,6 +482,43 @@ class NotificationDelivery(Base):
     sent_at: Mapped[datetime | None]
 
 
+class WebhookEndpoint(Base):
+    """A partner's URL for events about its listings. The secret signs every delivery, so it is
+    kept (unlike API keys, which are only verified) and shown to the partner once."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    url: Mapped[str] = mapped_column(sa.String(500))
+    secret: Mapped[str] = mapped_column(sa.String(80))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disabled_reason: Mapped[str | None] = mapped_column(sa.String(200))
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint; `message_id` is the Standard Webhooks `webhook-id`, the same
+    on every retry so the partner can drop duplicates."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True
+    )
+    message_id: Mapped[str] = mapped_column(sa.String(60), unique=True)
+    payload: Mapped[dict] = mapped_column()  # ids and counts, never a member's details
+    status: Mapped[str] = mapped_column(sa.String(10), default="pending")  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_status_code: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(sa.String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
+
+
 class JobFailure(Base):
     """A job that failed for good (retries used up): what coordinators see and can retry."""
 
@@ -513,4 +550,6 @@ __all__ = [
     "Organization",
     "OutboxEvent",
     "Suggestion",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

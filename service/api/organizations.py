@@ -9,6 +9,7 @@ from service.api.auth import ID, authenticated, current_caller, kindred
 from service.api.fields import EmailAddress, StrictSchema, all_optional, boolean, text
 from service.domain.credentials import Role
 from service.services import organizations as use_cases
+from service.services import webhooks
 
 blp = Blueprint(
     "organizations",
@@ -126,3 +127,59 @@ def issue_key(data, organization_id):
 def revoke_key(organization_id, key_id):
     """Revoke a key: it stops working at once."""
     use_cases.revoke_key(kindred().uow(), current_caller(), organization_id, key_id)
+
+
+class WebhookRequestSchema(StrictSchema):
+    url = fields.String(
+        required=True,
+        validate=validate.Length(min=10, max=500),
+        metadata={"description": "An https:// URL on the public internet"},
+    )
+
+
+class WebhookSchema(Schema):
+    id = fields.Integer()
+    url = fields.String()
+    active = fields.Boolean()
+    disabled_reason = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class NewWebhookSchema(Schema):
+    webhook = fields.Nested(WebhookSchema)
+    secret = fields.String(
+        metadata={"description": "whsec_...: verifies the webhook-signature header. Shown once."}
+    )
+
+
+@blp.post(f"/<{ID}:organization_id>/webhooks")
+@authenticated(Role.COORDINATOR, Role.PARTNER)
+@blp.arguments(WebhookRequestSchema)
+@blp.response(201, NewWebhookSchema)
+def register_webhook(data, organization_id):
+    """Receive signed events about your listings (Standard Webhooks). The URL must be https and
+    resolve to public addresses only; the signing secret is in this answer and nowhere else."""
+    created = webhooks.register(
+        kindred().uow(),
+        current_caller(),
+        organization_id,
+        data["url"],
+        kindred().settings.webhook_allow_private,
+    )
+    return {"webhook": created.endpoint, "secret": created.secret}
+
+
+@blp.get(f"/<{ID}:organization_id>/webhooks")
+@authenticated(Role.COORDINATOR, Role.PARTNER)
+@blp.response(200, WebhookSchema(many=True))
+def list_webhooks(organization_id):
+    """Your webhook endpoints, without their secrets."""
+    return webhooks.endpoints(kindred().uow(), current_caller(), organization_id)
+
+
+@blp.delete(f"/<{ID}:organization_id>/webhooks/<{ID}:webhook_id>")
+@authenticated(Role.COORDINATOR, Role.PARTNER)
+@blp.response(204)
+def remove_webhook(organization_id, webhook_id):
+    """Stop sending to this endpoint."""
+    webhooks.remove(kindred().uow(), current_caller(), organization_id, webhook_id)

@@ -19,6 +19,7 @@ class EventKind(StrEnum):
     PROFILE_UPDATED = "ProfileUpdated"
     LISTING_PUBLISHED = "ListingPublished"
     NOTIFICATION_CREATED = "NotificationCreated"  # to be delivered beyond the inbox (email)
+    WEBHOOK_DUE = "WebhookDue"  # an event for a partner's endpoint
 
 
 # Which queue carries each kind: scoring work and people-facing messages never wait on each other.

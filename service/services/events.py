@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from service.adapters.orm import OutboxEvent
 from service.domain.events import EventKind
-from service.services import fanout, introductions, matching, notifications, outbox
+from service.services import fanout, introductions, matching, notifications, outbox, webhooks
 
 HANDLERS = {
     EventKind.MATCHES_REQUESTED: matching.answer_match_request,
@@ -17,6 +17,7 @@ HANDLERS = {
     EventKind.INTRODUCTION_ACCEPTED: introductions.on_introduction_accepted,
     EventKind.LISTING_PUBLISHED: fanout.on_listing_published,
     EventKind.NOTIFICATION_CREATED: notifications.send_email,
+    EventKind.WEBHOOK_DUE: webhooks.deliver,
 }
 
 
@@ -47,3 +48,5 @@ def on_final_failure(kindred, event_id: int, error: str) -> None:
         matching.fail_match_request(kindred, subject_id, error)
     elif kind == EventKind.NOTIFICATION_CREATED.value:
         notifications.delivery_failed(kindred, subject_id, error)
+    elif kind == EventKind.WEBHOOK_DUE.value:
+        webhooks.delivery_failed(kindred, subject_id, error)

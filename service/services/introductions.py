@@ -13,7 +13,7 @@ from service.adapters.orm import Introduction, Member, Suggestion, utcnow
 from service.domain.credentials import Principal, Role
 from service.domain.events import EventKind, cycle_of, subject
 from service.domain.vocabulary import IntroductionStatus, SuggestionKind, SuggestionStatus
-from service.services import notifications, outbox
+from service.services import notifications, outbox, webhooks
 from service.services.auth import require_role
 from service.services.unit_of_work import UnitOfWork
 
@@ -21,11 +21,15 @@ CURRENT = (SuggestionStatus.OPEN, SuggestionStatus.LATER)
 
 
 def on_suggestion_answered(kindred, event_id: int, suggestion_id: int) -> str:
-    """The SuggestionAnswered handler: only peer answers move an introduction."""
+    """The SuggestionAnswered handler: a yes to a group tells its organization's webhooks;
+    peer answers move an introduction."""
     with kindred.uow() as uow:
         suggestion = uow.session.get(Suggestion, suggestion_id)
         outcome = "nothing to do"
-        if suggestion is not None and suggestion.kind is SuggestionKind.PEER:
+        if suggestion is not None and suggestion.kind is SuggestionKind.GROUP:
+            if suggestion.status is SuggestionStatus.YES:  # the partner hears: a count, no name
+                outcome = f"{webhooks.queue_listing_interest(uow, suggestion, event_id)} webhooks"
+        elif suggestion is not None and suggestion.kind is SuggestionKind.PEER:
             if suggestion.status is SuggestionStatus.YES:
                 outcome = _said_yes(uow, suggestion)
             elif suggestion.status is SuggestionStatus.NO:

@@ -41,7 +41,7 @@ def create_organization(
 
 def get_organization(uow: UnitOfWork, caller: Principal, organization_id: int) -> Organization:
     with uow:
-        return _visible_organization(uow, caller, organization_id)
+        return visible_organization(uow, caller, organization_id)
 
 
 def list_organizations(uow: UnitOfWork, caller: Principal) -> list[Organization]:
@@ -54,7 +54,7 @@ def update_organization(
     uow: UnitOfWork, caller: Principal, organization_id: int, changes: dict
 ) -> Organization:
     with uow:
-        organization = _visible_organization(uow, caller, organization_id)
+        organization = visible_organization(uow, caller, organization_id)
         if "verified" in changes:
             # Verification is a coordinator's judgement, never a partner's own claim.
             require_role(caller, Role.COORDINATOR)
@@ -69,7 +69,7 @@ def update_organization(
 
 def list_keys(uow: UnitOfWork, caller: Principal, organization_id: int) -> list[ApiKey]:
     with uow:
-        organization = _visible_organization(uow, caller, organization_id)
+        organization = visible_organization(uow, caller, organization_id)
         return sorted(organization.api_keys, key=lambda key: key.id)
 
 
@@ -77,7 +77,7 @@ def issue_key(
     uow: UnitOfWork, caller: Principal, organization_id: int, label: str | None
 ) -> NewKey:
     with uow:
-        organization = _visible_organization(uow, caller, organization_id)
+        organization = visible_organization(uow, caller, organization_id)
         new_key = _add_key(organization, label)
         uow.commit()
         return new_key
@@ -85,7 +85,7 @@ def issue_key(
 
 def revoke_key(uow: UnitOfWork, caller: Principal, organization_id: int, key_id: int) -> None:
     with uow:
-        _visible_organization(uow, caller, organization_id)
+        visible_organization(uow, caller, organization_id)
         key = uow.organizations.key(organization_id, key_id)
         if key is None:
             raise NotFound("no such API key")
@@ -94,7 +94,7 @@ def revoke_key(uow: UnitOfWork, caller: Principal, organization_id: int, key_id:
         uow.commit()
 
 
-def _visible_organization(uow: UnitOfWork, caller: Principal, organization_id: int) -> Organization:
+def visible_organization(uow: UnitOfWork, caller: Principal, organization_id: int) -> Organization:
     """A coordinator sees every organization, a partner only its own; the rest is 404."""
     require_role(caller, Role.COORDINATOR, Role.PARTNER)
     organization = uow.organizations.get(organization_id)

@@ -19,6 +19,12 @@ ROUTES = {
     ("GET", "/api/v1/organizations/{organization_id}/keys"): {"coordinator", "partner"},
     ("POST", "/api/v1/organizations/{organization_id}/keys"): {"coordinator", "partner"},
     ("DELETE", "/api/v1/organizations/{organization_id}/keys/{key_id}"): {"coordinator", "partner"},
+    ("GET", "/api/v1/organizations/{organization_id}/webhooks"): {"coordinator", "partner"},
+    ("POST", "/api/v1/organizations/{organization_id}/webhooks"): {"coordinator", "partner"},
+    ("DELETE", "/api/v1/organizations/{organization_id}/webhooks/{webhook_id}"): {
+        "coordinator",
+        "partner",
+    },
     ("GET", "/api/v1/listings"): {"coordinator", "partner", "member"},
     ("POST", "/api/v1/listings"): {"partner"},
     ("GET", "/api/v1/listings/{listing_id}"): {"coordinator", "partner", "member"},
@@ -50,6 +56,7 @@ BODIES = {
     "/api/v1/members/me": {"area": "Easton"},
     "/api/v1/members/me/consents": {"matching": True, "peer_introductions": True},
     "/api/v1/suggestions/{suggestion_id}/response": {"answer": "yes"},
+    "/api/v1/organizations/{organization_id}/webhooks": {"url": "https://93.184.215.14/hook"},
 }
 
 
@@ -79,6 +86,7 @@ def world(coordinator, partner, other_partner, member, app):
         "request_id": 1,
         "suggestion_id": 1,
         "notification_id": 1,
+        "webhook_id": 1,
     }
     callers = {"coordinator": coordinator, "partner": partner, "member": member}
     return ids, callers, other_partner
