@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import smtplib
+
 import sqlalchemy as sa
 
 from service.adapters.email import compose, sender_for
@@ -13,6 +15,10 @@ from service.domain.vocabulary import Channel
 from service.services import outbox
 from service.services.auth import require_role
 from service.services.unit_of_work import UnitOfWork
+
+
+class EmailFailed(Exception):
+    """Sending failed; the message names the kind of failure, never an address."""
 
 
 def notify(uow: UnitOfWork, member_id: int, kind: str, about: str, cycle: str, **text) -> bool:
@@ -62,7 +68,12 @@ def send_email(kindred, event_id: int, notification_id: int) -> str:
         )
         delivery.attempts += 1
         uow.commit()
-    sender_for(kindred.settings).send(message)
+    try:
+        sender_for(kindred.settings).send(message)
+    except (smtplib.SMTPException, OSError) as error:
+        # Re-raised without the original: SMTP errors quote recipient addresses, and a failed
+        # job's error is kept in Redis and in job_failures.
+        raise EmailFailed(f"{type(error).__name__} {getattr(error, 'smtp_code', '')}") from None
     with kindred.uow() as uow:
         delivery = _email_delivery(uow, notification_id)
         delivery.status, delivery.sent_at, delivery.last_error = "sent", utcnow(), None

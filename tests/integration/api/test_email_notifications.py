@@ -136,6 +136,37 @@ def test_an_smtp_outage_retries_then_leaves_a_visible_dead_letter(
     with kindred.uow() as uow:
         (failure,) = uow.session.scalars(sa.select(JobFailure)).all()
     assert failure.queue == "notifications" and "ConnectionRefusedError" in failure.error
+    assert "down@example.org" not in failure.error
     dead = failed_jobs(kindred.redis)
     assert [job.job_id for job in dead] == [failure.job_id]
     assert len(member.get("/api/v1/members/me/notifications").json) == 1  # the inbox still has it
+
+
+class Refusing:
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        return "550 5.1.1 no such mailbox"
+
+
+def test_a_refused_recipient_is_recorded_without_the_address(
+    app, kindred, live_listing, monkeypatch
+):
+    controller = Controller(Refusing(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        use_mail(kindred, f"smtp://127.0.0.1:{controller.port}")
+        monkeypatch.setattr("service.adapters.publisher.RETRIES", 1)
+        monkeypatch.setattr("service.adapters.publisher.FIRST_RETRY_SECONDS", 1)
+        member = sign_up(app, email="refused@example.org", **WANTS_EMAIL)
+        member.post("/api/v1/members/me/match-requests")
+        run_worker(kindred)
+        time.sleep(1.5)
+        build_scheduler(kindred.redis).enqueue_jobs()
+        run_worker(kindred)  # the last attempt is refused too
+    finally:
+        controller.stop()
+    with kindred.uow() as uow:
+        (failure,) = uow.session.scalars(sa.select(JobFailure)).all()
+    assert "SMTPRecipientsRefused" in failure.error
+    assert "refused@example.org" not in failure.error
+    (dead,) = failed_jobs(kindred.redis)
+    assert "refused@example.org" not in dead.error
