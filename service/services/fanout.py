@@ -20,6 +20,8 @@ MAX_MEMBERS = 200
 # Unasked-for messages count against a member's weekly budget; answers to their own requests
 # (suggestions ready, an introduction) do not.
 BUDGETED_KINDS = ("new_listing", "digest", "reminder")
+# Members looked up per query while offering (well under SQLite's limit on bound values).
+LOOKUP_BATCH = 500
 # Members farther than this cannot reach an in-person listing whatever their radius (the API
 # caps travel_radius_km at 100).
 FARTHEST_KM = 100.0
@@ -76,44 +78,57 @@ def _offer(uow: UnitOfWork, matcher, record: dict, chosen) -> int:
     already = set(
         uow.session.scalars(sa.select(Suggestion.member_id).where(Suggestion.target == target))
     )
-    for profile, score in chosen:
-        if told >= MAX_MEMBERS:
-            break
-        member = uow.members.get(profile["id"])
-        if member.id in already or not _has_room(uow, member, cycle):
-            continue
-        reasons = new_listing_reasons(matcher, record, profile)
-        uow.session.add(
-            Suggestion(
-                member_id=member.id,
-                kind=SuggestionKind.GROUP,
-                target=target,
-                listing_id=record["id"],
-                cycle=cycle,
-                score=round(score, 4),
-                reasons=reasons,
-            )
-        )
-        notifications.notify(
-            uow,
-            member.id,
-            "new_listing",
-            subject("listing", record["id"]),
-            cycle,
-            title=f"New near you: {record['title']}",
-            body="It " + "; ".join(reasons[:3]) + ".",
-            link="/api/v1/members/me/suggestions",
-        )
-        told += 1
+    for start in range(0, len(chosen), LOOKUP_BATCH):  # two queries per batch, not per member
+        batch = chosen[start : start + LOOKUP_BATCH]
+        ids = [profile["id"] for profile, _ in batch]
+        found = uow.session.scalars(sa.select(Member).where(Member.id.in_(ids)))
+        members = {member.id: member for member in found}
+        sent = _sent_this_week(uow, ids, cycle)
+        for profile, score in batch:
+            if told >= MAX_MEMBERS:
+                return told
+            member = members[profile["id"]]
+            if member.id in already or sent.get(member.id, 0) >= member.max_notifications_per_week:
+                continue
+            _suggest(uow, matcher, record, profile, score, target, cycle)
+            told += 1
     return told
 
 
-def _has_room(uow: UnitOfWork, member: Member, cycle: str) -> bool:
-    sent = uow.session.scalar(
-        sa.select(sa.func.count()).where(
-            Notification.member_id == member.id,
+def _suggest(uow: UnitOfWork, matcher, record: dict, profile: dict, score, target, cycle):
+    reasons = new_listing_reasons(matcher, record, profile)
+    uow.session.add(
+        Suggestion(
+            member_id=profile["id"],
+            kind=SuggestionKind.GROUP,
+            target=target,
+            listing_id=record["id"],
+            cycle=cycle,
+            score=round(score, 4),
+            reasons=reasons,
+        )
+    )
+    notifications.notify(
+        uow,
+        profile["id"],
+        "new_listing",
+        subject("listing", record["id"]),
+        cycle,
+        title=f"New near you: {record['title']}",
+        body="It " + "; ".join(reasons[:3]) + ".",
+        link="/api/v1/members/me/suggestions",
+    )
+
+
+def _sent_this_week(uow: UnitOfWork, member_ids: list[int], cycle: str) -> dict[int, int]:
+    """Budgeted notifications each member already had this week."""
+    rows = uow.session.execute(
+        sa.select(Notification.member_id, sa.func.count())
+        .where(
+            Notification.member_id.in_(member_ids),
             Notification.cycle == cycle,
             Notification.kind.in_(BUDGETED_KINDS),
         )
+        .group_by(Notification.member_id)
     )
-    return sent < member.max_notifications_per_week
+    return dict(rows.all())

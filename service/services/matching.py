@@ -37,15 +37,6 @@ def request_matches(uow: UnitOfWork, caller: Principal, reason: str = "asked") -
         return _request_for(uow, caller.subject_id, reason)
 
 
-def request_matches_for(uow: UnitOfWork, member_id: int, reason: str) -> MatchRequest | None:
-    """The same, started by kindred itself (a profile change, the weekly rhythm)."""
-    with uow:
-        member = uow.members.get(member_id)
-        if member is None or not member.consent_matching:
-            return None
-        return _request_for(uow, member_id, reason)
-
-
 def _request_for(uow: UnitOfWork, member_id: int, reason: str) -> MatchRequest:
     member = uow.members.get(member_id)
     if member is None:

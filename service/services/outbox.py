@@ -48,13 +48,6 @@ def mark_handled(uow: UnitOfWork, event_id: int) -> None:
     )
 
 
-def is_handled(uow: UnitOfWork, event_id: int) -> bool:
-    handled = uow.session.scalar(
-        sa.select(OutboxEvent.handled_at).where(OutboxEvent.id == event_id)
-    )
-    return handled is not None
-
-
 def mark_published(uow: UnitOfWork, event_ids: list[int]) -> None:
     with uow:
         uow.session.execute(
@@ -89,10 +82,3 @@ def events_to_sweep(uow: UnitOfWork, limit: int = 500) -> tuple[list[int], list[
             .limit(limit)
         ).all()
     return list(unpublished), list(stale)
-
-
-def pending_count(uow: UnitOfWork) -> int:
-    with uow:
-        return uow.session.scalar(
-            sa.select(sa.func.count()).where(OutboxEvent.handled_at.is_(None))
-        )
