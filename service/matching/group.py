@@ -88,6 +88,9 @@ class GroupMatcher(BaseEstimator):
     def fit(self, listings: list[dict], interactions=None, profiles=None) -> GroupMatcher:
         """Learn the catalogue, and, when given, who joined what and who they are."""
         interactions = list(interactions or [])
+        self.listing_ids_ = np.array([listing["id"] for listing in listings], dtype=object)
+        if not listings:  # a new service with nothing posted yet: nothing to suggest
+            return self
         self._fit_catalogue(listings)
         self._fit_interactions(interactions)
         self._fit_members(profiles or [])
@@ -100,7 +103,6 @@ class GroupMatcher(BaseEstimator):
     def _fit_catalogue(self, listings: list[dict]) -> None:
         # Only what reasons quote is kept, as arrays: the dicts' text made models slow to load.
         self.listing_facts_ = ListingFacts.of(listings)
-        self.listing_ids_ = np.array([listing["id"] for listing in listings], dtype=object)
         self.index_of_ = {listing_id: i for i, listing_id in enumerate(self.listing_ids_)}
         self.interest_vectorizer_ = self._vectorizer()
         self.listing_interest_ = fit_vectors(
@@ -503,8 +505,10 @@ class GroupMatcher(BaseEstimator):
         """
         k = k or self.k
         exclude_ids = exclude_ids or {}
-        chunks = _spatial_chunks(profiles, chunk_size)
         results: list[list[Suggestion]] = [[] for _ in profiles]
+        if len(self.listing_ids_) == 0:
+            return results
+        chunks = _spatial_chunks(profiles, chunk_size)
         for chunk, answers in _map_blocks(self, profiles, chunks, k, exclude_ids, n_jobs):
             for position, suggestions in zip(chunk, answers, strict=True):
                 results[position] = suggestions

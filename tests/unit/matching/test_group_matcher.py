@@ -49,6 +49,13 @@ def test_default_is_five_and_k_is_respected(matcher):
     assert len(matcher.recommend(member, k=2)) == 2
 
 
+def test_a_service_with_nothing_posted_yet_suggests_nothing():
+    chess = [profile(1, ["chess"]), profile(2, ["chess"])]
+    empty = GroupMatcher().fit([], [], chess)
+    assert empty.recommend(chess[0]) == []
+    assert empty.recommend_batch(chess) == [[], []]
+
+
 def test_never_closed_far_virtual_unasked_declined_or_excluded():
     interactions = [{"member_id": "m", "listing_id": 2, "kind": "declined"}]
     matcher = GroupMatcher().fit(catalogue(), interactions)
