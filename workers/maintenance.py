@@ -7,7 +7,7 @@ import os
 
 from rq.registry import clean_registries
 
-from service.services import matching, outbox
+from service.services import matching, outbox, rhythm
 from workers import context
 from workers.queues import ALL_QUEUES, queue
 
@@ -76,3 +76,13 @@ def start_due_rematches() -> int:
 def expire_stale_suggestions() -> int:
     """Open suggestions unanswered for three weeks expire (daily)."""
     return matching.expire_stale_suggestions(context.kindred())
+
+
+def start_weekly_rounds() -> int:
+    """Each member's weekly re-match and digest, on their day, in their timezone."""
+    return rhythm.start_weekly_rounds(context.kindred())
+
+
+def send_reminders() -> int:
+    """A day's notice of the next session of a listing a member said yes to."""
+    return rhythm.send_reminders(context.kindred())

@@ -17,7 +17,9 @@ from rq.scheduler import RQScheduler
 from workers.maintenance import (
     clean_job_registries,
     expire_stale_suggestions,
+    send_reminders,
     start_due_rematches,
+    start_weekly_rounds,
     sweep_outbox,
 )
 from workers.queues import ALL_QUEUES, MAINTENANCE, SERIALIZER
@@ -25,6 +27,9 @@ from workers.queues import ALL_QUEUES, MAINTENANCE, SERIALIZER
 REGISTRY_CLEANUP_SECONDS = 30
 OUTBOX_SWEEP_SECONDS = 15
 REMATCH_CHECK_SECONDS = 15
+# Digests are due at 09:00 local time, reminders a day ahead: a minute, five, is close enough.
+WEEKLY_ROUNDS_SECONDS = 60
+REMINDERS_SECONDS = 300
 DELAYED_JOBS_CHECK_SECONDS = 1.0
 
 
@@ -62,6 +67,8 @@ def build_scheduler(connection: Redis) -> KindredScheduler:
     )
     scheduler.add(sweep_outbox, MAINTENANCE, interval=OUTBOX_SWEEP_SECONDS, job_timeout=60)
     scheduler.add(start_due_rematches, MAINTENANCE, interval=REMATCH_CHECK_SECONDS, job_timeout=120)
+    scheduler.add(start_weekly_rounds, MAINTENANCE, interval=WEEKLY_ROUNDS_SECONDS, job_timeout=600)
+    scheduler.add(send_reminders, MAINTENANCE, interval=REMINDERS_SECONDS, job_timeout=300)
     # Daily at 03:30 server time (cron strings are local time; containers run in UTC).
     scheduler.add(expire_stale_suggestions, MAINTENANCE, cron="30 3 * * *", job_timeout=300)
     return scheduler

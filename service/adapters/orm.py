@@ -182,6 +182,8 @@ class Listing(Tagged, Base):
     weekly_slots: Mapped[list] = mapped_column(default=list)
     # [{"starts_at": "2026-12-05T10:00:00+00:00", "minutes": 120}, ...]
     sessions: Mapped[list] = mapped_column(default=list)
+    # The IANA zone its weekly slots are in ("sat 10:00" means 10:00 where the group meets).
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC", server_default="UTC")
     group_size: Mapped[GroupSize] = mapped_column(enum_column(GroupSize, "group_size"))
     structure: Mapped[Structure] = mapped_column(enum_column(Structure, "structure"))
     pace: Mapped[Pace] = mapped_column(enum_column(Pace, "pace"))
@@ -347,6 +349,9 @@ class OutboxEvent(Base):
     dedupe_key: Mapped[str | None] = mapped_column(sa.String(120), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     published_at: Mapped[datetime | None]
+    # Not to be published before this (an email waiting out the member's quiet hours): the sweep
+    # publishes it once due, so the wait survives any restart.
+    available_at: Mapped[datetime | None]
     publish_attempts: Mapped[int] = mapped_column(default=0)
     handled_at: Mapped[datetime | None]
 
@@ -459,6 +464,31 @@ class Notification(Base):
     link: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]
+    # After this it is pointless (a reminder for a session that has begun): not emailed late.
+    expires_at: Mapped[datetime | None]
+
+
+class WeeklyRound(Base):
+    """A member's weekly re-match and digest, one per member and local ISO week.
+
+    The scheduler keeps no state of its own: this row is how a restarted scheduler knows a
+    member's week is already done, and how a week missed while it was down is caught up.
+    """
+
+    __tablename__ = "weekly_rounds"
+    __table_args__ = (
+        sa.UniqueConstraint("member_id", "cycle", name="uq_weekly_rounds_member_cycle"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(sa.ForeignKey("members.id", ondelete="CASCADE"))
+    cycle: Mapped[str] = mapped_column(sa.String(10))  # the member's local ISO week
+    match_request_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("match_requests.id", ondelete="SET NULL"), index=True
+    )
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # pending (matching) | sent | empty (nothing worth a message) | no_budget (budget of 0)
+    digest: Mapped[str] = mapped_column(sa.String(10), default="pending")
 
 
 class NotificationDelivery(Base):
@@ -552,4 +582,5 @@ __all__ = [
     "Suggestion",
     "WebhookDelivery",
     "WebhookEndpoint",
+    "WeeklyRound",
 ]

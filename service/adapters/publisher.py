@@ -17,7 +17,7 @@ from rq import Callback, Retry
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 
-from service.adapters.orm import OutboxEvent
+from service.adapters.orm import OutboxEvent, utcnow
 from service.domain.events import queue_for
 
 log = logging.getLogger(__name__)
@@ -106,9 +106,15 @@ class EventPublisher:
         return True
 
     def _kinds(self, event_ids: list[int]) -> dict[int, str]:
+        """The kind of each event that may be published now (deferred ones wait for the sweep)."""
         with self._kindred.uow(publish=False) as uow:
             rows = uow.session.execute(
-                sa.select(OutboxEvent.id, OutboxEvent.kind).where(OutboxEvent.id.in_(event_ids))
+                sa.select(OutboxEvent.id, OutboxEvent.kind).where(
+                    OutboxEvent.id.in_(event_ids),
+                    sa.or_(
+                        OutboxEvent.available_at.is_(None), OutboxEvent.available_at <= utcnow()
+                    ),
+                )
             )
             return dict(rows.all())
 

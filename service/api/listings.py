@@ -18,6 +18,7 @@ from service.adapters.repositories import ListingFilter
 from service.api.auth import ID, authenticated, current_caller, kindred
 from service.api.fields import (
     StrictSchema,
+    TimeZoneName,
     all_optional,
     boolean,
     bounded_list,
@@ -96,6 +97,11 @@ class ListingWriteSchema(StrictSchema):
         },
     )
     sessions = bounded_list(fields.Nested(DatedSessionSchema), 52, load_default=list)
+    timezone = TimeZoneName(
+        validate=validate.Length(max=64),
+        load_default="UTC",
+        metadata={"description": "Where it meets, e.g. Europe/London: weekly slots are in it"},
+    )
     group_size = enum(GroupSize, required=True)
     structure = enum(Structure, required=True)
     pace = enum(Pace, required=True)
@@ -133,6 +139,7 @@ class ListingSchema(Schema):
     area = fields.String(allow_none=True)
     weekly_slots = fields.List(fields.Dict())
     sessions = fields.List(fields.Dict())
+    timezone = fields.String()
     group_size = enum(GroupSize)
     structure = enum(Structure)
     pace = enum(Pace)

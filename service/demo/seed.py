@@ -129,6 +129,7 @@ def _listing_payloads(listing_count: int, rng: random.Random):
             if slot
             else [{"day": rng.choice(["mon", "wed"]), "start": "11:00", "minutes": 30}],
             "sessions": [],
+            "timezone": "Europe/London",
         }
         if index >= len(LISTING_TEMPLATES):
             payload["title"] = f"{title} ({area})" if not is_virtual else f"{title} (evening)"
@@ -163,12 +164,12 @@ def _seed_listings(kindred, coordinator, org_ids, listing_count, rng, progress):
 
 def _seed_members(kindred, creds, member_count, rng, progress):
     for number in tqdm(range(member_count), desc="members", disable=not progress):
-        signed_up = members.sign_up(kindred.uow(), _member_payload(number, rng))
+        signed_up = members.sign_up(kindred.uow(), member_payload(number, rng))
         if number < 3:
             creds.member_tokens[signed_up.member.display_name] = signed_up.token
 
 
-def _member_payload(number: int, rng: random.Random) -> dict:
+def member_payload(number: int, rng: random.Random) -> dict:
     from service.domain.vocabulary import Attendance, GroupSize, Pace, Structure
 
     persona = rng.choice(PERSONAS)

@@ -14,8 +14,9 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from marshmallow import ValidationError
 
@@ -23,6 +24,8 @@ from service.api.listings import ListingWriteSchema, json_safe_schedule
 from service.domain.credentials import Principal
 from service.domain.errors import DomainError
 from service.services import listings as use_cases
+
+NEW_YORK = ZoneInfo("America/New_York")
 
 COORDINATES_IN_TEXT = re.compile(r"\((-?\d+(?:\.\d+)?),\s*(-?\d+(?:\.\d+)?)\)")
 # Hobby and skill words worth lifting from a listing's text as interest tags.
@@ -119,6 +122,7 @@ def row_to_listing(row: dict) -> dict:
         "lon": lon,
         "area": _area(row),
         "sessions": _sessions(row),
+        "timezone": NEW_YORK.key,
         "group_size": "small" if volunteers <= 8 else "medium" if volunteers <= 20 else "large",
         "structure": "structured",
         "pace": "moderate",
@@ -183,7 +187,8 @@ def _sessions(row: dict) -> list[dict]:
     except ValueError:
         return []
     hours = _int(row.get("hours"))
-    starts_at = day.replace(hour=10, tzinfo=UTC)
+    # The listings give a date only: a morning start where the opportunity is.
+    starts_at = day.replace(hour=10, tzinfo=NEW_YORK)
     return [{"starts_at": starts_at.isoformat(), "minutes": min(max(hours * 60, 120), 1440)}]
 
 

@@ -8,11 +8,19 @@ from __future__ import annotations
 
 from service.adapters.orm import OutboxEvent
 from service.domain.events import EventKind
-from service.services import fanout, introductions, matching, notifications, outbox, webhooks
+from service.services import (
+    fanout,
+    introductions,
+    matching,
+    notifications,
+    outbox,
+    rhythm,
+    webhooks,
+)
 
 HANDLERS = {
     EventKind.MATCHES_REQUESTED: matching.answer_match_request,
-    EventKind.MATCHES_READY: notifications.matches_ready,
+    EventKind.MATCHES_READY: rhythm.on_matches_ready,
     EventKind.SUGGESTION_ANSWERED: introductions.on_suggestion_answered,
     EventKind.INTRODUCTION_ACCEPTED: introductions.on_introduction_accepted,
     EventKind.LISTING_PUBLISHED: fanout.on_listing_published,

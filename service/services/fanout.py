@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from service.adapters.matcher_source import listing_record, profile_record
-from service.adapters.orm import Member, Notification, Suggestion, utcnow
+from service.adapters.orm import Member, Suggestion, utcnow
 from service.domain.events import cycle_of, subject
 from service.domain.vocabulary import Attendance, ListingStatus, SuggestionKind
 from service.matching.incremental import new_listing_reasons
@@ -17,9 +17,6 @@ from service.services.unit_of_work import UnitOfWork
 THRESHOLD = 0.5
 # However many it fits, one listing tells at most this many members at once.
 MAX_MEMBERS = 200
-# Unasked-for messages count against a member's weekly budget; answers to their own requests
-# (suggestions ready, an introduction) do not.
-BUDGETED_KINDS = ("new_listing", "digest", "reminder")
 # Members looked up per query while offering (well under SQLite's limit on bound values).
 LOOKUP_BATCH = 500
 # Members farther than this cannot reach an in-person listing whatever their radius (the API
@@ -83,12 +80,12 @@ def _offer(uow: UnitOfWork, matcher, record: dict, chosen) -> int:
         ids = [profile["id"] for profile, _ in batch]
         found = uow.session.scalars(sa.select(Member).where(Member.id.in_(ids)))
         members = {member.id: member for member in found}
-        sent = _sent_this_week(uow, ids, cycle)
+        room = notifications.room_for_nudges(uow, list(members.values()), utcnow())
         for profile, score in batch:
             if told >= MAX_MEMBERS:
                 return told
             member = members[profile["id"]]
-            if member.id in already or sent.get(member.id, 0) >= member.max_notifications_per_week:
+            if member.id in already or room[member.id] < 1:
                 continue
             _suggest(uow, matcher, record, profile, score, target, cycle)
             told += 1
@@ -118,17 +115,3 @@ def _suggest(uow: UnitOfWork, matcher, record: dict, profile: dict, score, targe
         body="It " + "; ".join(reasons[:3]) + ".",
         link="/api/v1/members/me/suggestions",
     )
-
-
-def _sent_this_week(uow: UnitOfWork, member_ids: list[int], cycle: str) -> dict[int, int]:
-    """Budgeted notifications each member already had this week."""
-    rows = uow.session.execute(
-        sa.select(Notification.member_id, sa.func.count())
-        .where(
-            Notification.member_id.in_(member_ids),
-            Notification.cycle == cycle,
-            Notification.kind.in_(BUDGETED_KINDS),
-        )
-        .group_by(Notification.member_id)
-    )
-    return dict(rows.all())

@@ -34,10 +34,13 @@ def request_matches(uow: UnitOfWork, caller: Principal, reason: str = "asked") -
     """A new request, or the one still waiting: asking twice does not match twice."""
     require_role(caller, Role.MEMBER)
     with uow:
-        return _request_for(uow, caller.subject_id, reason)
+        request = _request_for(uow, caller.subject_id, reason)
+        uow.commit()
+        return request
 
 
 def _request_for(uow: UnitOfWork, member_id: int, reason: str) -> MatchRequest:
+    """The member's unfinished request, or a new one in the caller's transaction."""
     member = uow.members.get(member_id)
     if member is None:
         raise NotFound("no such member")
@@ -51,13 +54,16 @@ def _request_for(uow: UnitOfWork, member_id: int, reason: str) -> MatchRequest:
             MatchRequest.member_id == member_id, MatchRequest.status.in_(UNFINISHED)
         )
     )
-    if waiting is not None:
-        return waiting
+    return waiting if waiting is not None else new_request(uow, member_id, reason)
+
+
+def new_request(uow: UnitOfWork, member_id: int, reason: str) -> MatchRequest:
+    """A request of its own, in the caller's transaction (the weekly round needs one it can
+    follow to completion, whatever else is waiting)."""
     request = MatchRequest(member_id=member_id, reason=reason)
     uow.session.add(request)
     uow.flush()
     outbox.record(uow, EventKind.MATCHES_REQUESTED, subject("match_request", request.id))
-    uow.commit()
     return request
 
 
@@ -155,26 +161,39 @@ def _store_answer(uow: UnitOfWork, event_id, request_id, groups, peers) -> str:
         *[(SuggestionKind.GROUP, f"listing:{s.listing_id}", s) for s in groups],
         *[(SuggestionKind.PEER, f"member:{s.member_id}", s) for s in peers],
     ]
-    existing = {
-        s.target: s
-        for s in uow.session.scalars(
-            sa.select(Suggestion).where(
-                Suggestion.member_id == request.member_id, Suggestion.status.in_(CURRENT)
-            )
+    targets = {target for _, target, _ in wanted}
+    earlier = uow.session.scalars(
+        sa.select(Suggestion).where(
+            Suggestion.member_id == request.member_id,
+            sa.or_(Suggestion.target.in_(targets), Suggestion.status.in_(CURRENT)),
         )
+    ).all()
+    current = {s.target: s for s in earlier if s.status in CURRENT}
+    # Answered yes or no: decided, never offered again ("no" is remembered).
+    decided = {s.target for s in earlier if s.status in (SuggestionStatus.YES, SuggestionStatus.NO)}
+    # Expired earlier this week and wanted again: the same row comes back (one per cycle).
+    expired = {
+        s.target: s for s in earlier if s.status is SuggestionStatus.EXPIRED and s.cycle == cycle
     }
+    offered = {SuggestionKind.GROUP: 0, SuggestionKind.PEER: 0}
     for kind, target, found in wanted:
-        if target in existing:  # still suggested: with today's score and reasons
-            existing[target].score, existing[target].reasons = found.score, list(found.reasons)
+        if target in decided:
+            continue
+        offered[kind] += 1
+        again = current.get(target) or expired.get(target)
+        if again is not None:  # still suggested: with today's score and reasons
+            if again.status is SuggestionStatus.EXPIRED:
+                again.status = SuggestionStatus.OPEN
+            again.score, again.reasons = found.score, list(found.reasons)
         else:
             uow.session.add(_suggestion(request, kind, target, found, cycle))
     # Quality over quantity: open suggestions this answer no longer holds make way.
-    targets = {target for _, target, _ in wanted}
-    for target, old in existing.items():
+    for target, old in current.items():
         if target not in targets and old.status is SuggestionStatus.OPEN:
             old.status = SuggestionStatus.EXPIRED
     request.status, request.finished_at = MatchRequestStatus.DONE, utcnow()
-    request.group_count, request.peer_count = len(groups), len(peers)
+    request.group_count = offered[SuggestionKind.GROUP]
+    request.peer_count = offered[SuggestionKind.PEER]
     outbox.record(
         uow,
         EventKind.MATCHES_READY,
@@ -183,7 +202,7 @@ def _store_answer(uow: UnitOfWork, event_id, request_id, groups, peers) -> str:
     )
     outbox.mark_handled(uow, event_id)
     uow.commit()
-    return f"{len(groups)} groups, {len(peers)} peers"
+    return f"{request.group_count} groups, {request.peer_count} peers"
 
 
 def _suggestion(request, kind, target, found, cycle) -> Suggestion:

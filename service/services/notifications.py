@@ -3,26 +3,64 @@
 from __future__ import annotations
 
 import smtplib
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from service.adapters.email import compose, sender_for
-from service.adapters.orm import MatchRequest, Notification, NotificationDelivery, utcnow
+from service.adapters.orm import MatchRequest, Member, Notification, NotificationDelivery, utcnow
 from service.domain.credentials import Principal, Role
 from service.domain.errors import NotFound
 from service.domain.events import EventKind, cycle_of, subject
+from service.domain.rhythm import quiet_hours_over
 from service.domain.vocabulary import Channel
 from service.services import outbox
 from service.services.auth import require_role
 from service.services.unit_of_work import UnitOfWork
+
+# Messages the member did not ask for count against their weekly budget; answers to their own
+# requests (suggestions ready, an introduction) do not.
+BUDGETED_KINDS = ("new_listing", "digest", "reminder")
+# The weekly digest keeps one slot of the budget for itself; these share the rest.
+NUDGE_KINDS = ("new_listing", "reminder")
+BUDGET_WINDOW = timedelta(days=7)
 
 
 class EmailFailed(Exception):
     """Sending failed; the message names the kind of failure, never an address."""
 
 
-def notify(uow: UnitOfWork, member_id: int, kind: str, about: str, cycle: str, **text) -> bool:
-    """Add a notification unless this one was already sent (a job run twice adds none)."""
+def room_for_nudges(uow: UnitOfWork, members: list[Member], now: datetime) -> dict[int, int]:
+    """How many more unasked-for messages each member may get now: their weekly maximum, less
+    one slot kept for their digest, less the nudges of the last seven days (a rolling week, so
+    no burst at a week's turn)."""
+    if not members:
+        return {}
+    sent = dict(
+        uow.session.execute(
+            sa.select(Notification.member_id, sa.func.count())
+            .where(
+                Notification.member_id.in_([m.id for m in members]),
+                Notification.kind.in_(NUDGE_KINDS),
+                Notification.created_at > now - BUDGET_WINDOW,
+            )
+            .group_by(Notification.member_id)
+        ).all()
+    )
+    return {m.id: max(0, m.max_notifications_per_week - 1 - sent.get(m.id, 0)) for m in members}
+
+
+def notify(
+    uow: UnitOfWork,
+    member_id: int,
+    kind: str,
+    about: str,
+    cycle: str,
+    expires_at: datetime | None = None,
+    **text,
+) -> bool:
+    """Add a notification unless this one was already sent (a job run twice adds none). The
+    inbox has it at once; an email waits until the member's quiet hours are over."""
     exists = uow.session.scalar(
         sa.select(Notification.id).where(
             Notification.member_id == member_id,
@@ -33,17 +71,24 @@ def notify(uow: UnitOfWork, member_id: int, kind: str, about: str, cycle: str, *
     )
     if exists is not None:
         return False
-    notification = Notification(member_id=member_id, kind=kind, subject=about, cycle=cycle, **text)
+    notification = Notification(
+        member_id=member_id, kind=kind, subject=about, cycle=cycle, expires_at=expires_at, **text
+    )
     uow.session.add(notification)
     member = uow.members.get(member_id)
     if Channel.EMAIL.value in (member.notify_channels or []):
         uow.flush()  # the notification's id names the delivery and the email's Message-ID
         uow.session.add(NotificationDelivery(notification_id=notification.id, channel="email"))
+        now = utcnow()
+        send_at = quiet_hours_over(
+            now, member.timezone, member.quiet_hours_start, member.quiet_hours_end
+        )
         outbox.record(
             uow,
             EventKind.NOTIFICATION_CREATED,
             subject("notification", notification.id),
             dedupe_key=f"NotificationCreated:{notification.id}",
+            available_at=send_at if send_at > now else None,
         )
     return True
 
@@ -58,6 +103,12 @@ def send_email(kindred, event_id: int, notification_id: int) -> str:
             uow.commit()
             return "nothing to send"
         notification = uow.session.get(Notification, notification_id)
+        if notification.expires_at is not None and notification.expires_at <= utcnow():
+            # A reminder held back by quiet hours until its session began: not worth sending.
+            delivery.status = "expired"
+            outbox.mark_handled(uow, event_id)
+            uow.commit()
+            return "expired"
         member = uow.members.get(notification.member_id)
         message = compose(
             kindred.settings.mail_from,

@@ -8,7 +8,7 @@ constraints refuse a second suggestion or notification for the same thing.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -24,16 +24,25 @@ LOST_AFTER = timedelta(seconds=60)
 UNPUBLISHED_GRACE = timedelta(seconds=5)
 
 
-def record(uow: UnitOfWork, kind: EventKind, subject: str, dedupe_key: str | None = None):
+def record(
+    uow: UnitOfWork,
+    kind: EventKind,
+    subject: str,
+    dedupe_key: str | None = None,
+    available_at: datetime | None = None,
+):
     """Add an event to the current transaction. With a dedupe key, a fact already recorded
-    (by an earlier run of the same job) is returned instead of being recorded twice."""
+    (by an earlier run of the same job) is returned instead of being recorded twice. An event
+    `available_at` a later instant is left to the sweep, which publishes it once that is past."""
     if dedupe_key is not None:
         existing = uow.session.scalar(
             sa.select(OutboxEvent).where(OutboxEvent.dedupe_key == dedupe_key)
         )
         if existing is not None:
             return existing
-    event = OutboxEvent(kind=kind.value, subject=subject, dedupe_key=dedupe_key)
+    event = OutboxEvent(
+        kind=kind.value, subject=subject, dedupe_key=dedupe_key, available_at=available_at
+    )
     uow.session.add(event)
     uow.new_events.append(event)
     return event
@@ -59,7 +68,8 @@ def mark_published(uow: UnitOfWork, event_ids: list[int]) -> None:
 
 
 def events_to_sweep(uow: UnitOfWork, limit: int = 500) -> tuple[list[int], list[int]]:
-    """(never published, published but unhandled for a while): the sweep's two kinds of work."""
+    """(never published, published but unhandled for a while): the sweep's two kinds of work.
+    Never-published events include deferred ones whose time has come."""
     now = utcnow()
     with uow:
         unpublished = uow.session.scalars(
@@ -67,7 +77,13 @@ def events_to_sweep(uow: UnitOfWork, limit: int = 500) -> tuple[list[int], list[
             .where(
                 OutboxEvent.handled_at.is_(None),
                 OutboxEvent.published_at.is_(None),
-                OutboxEvent.created_at < now - UNPUBLISHED_GRACE,
+                sa.or_(
+                    sa.and_(
+                        OutboxEvent.available_at.is_(None),
+                        OutboxEvent.created_at < now - UNPUBLISHED_GRACE,
+                    ),
+                    OutboxEvent.available_at <= now,  # deferred, and now due
+                ),
             )
             .order_by(OutboxEvent.id)
             .limit(limit)

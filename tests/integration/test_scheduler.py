@@ -14,13 +14,16 @@ def test_periodic_jobs_are_enqueued_as_json_for_kindreds_workers(kindred):
     scheduler = build_scheduler(kindred.redis)
     enqueued = scheduler.enqueue_jobs()  # interval jobs are due at start
     names = {job.func_name.rsplit(".", 1)[-1] for job in enqueued}
-    assert names == {"clean_job_registries", "sweep_outbox", "start_due_rematches"}
-    jobs = queue(MAINTENANCE, kindred.redis).jobs  # readable with the JSON serializer
-    assert {job.func_name for job in jobs} == {
-        "workers.maintenance.clean_job_registries",
-        "workers.maintenance.sweep_outbox",
-        "workers.maintenance.start_due_rematches",
+    interval_jobs = {
+        "clean_job_registries",
+        "sweep_outbox",
+        "start_due_rematches",
+        "start_weekly_rounds",
+        "send_reminders",
     }
+    assert names == interval_jobs
+    jobs = queue(MAINTENANCE, kindred.redis).jobs  # readable with the JSON serializer
+    assert {job.func_name for job in jobs} == {f"workers.maintenance.{n}" for n in interval_jobs}
 
 
 def test_a_retry_whose_wait_is_over_is_put_back_on_its_queue(kindred):

@@ -48,7 +48,7 @@ def test_coordinates_from_the_address_text_and_a_dated_session():
     )
     payload = row_to_listing(row)
     assert (payload["lat"], payload["lon"], payload["area"]) == (40.70, -73.99, "Brooklyn")
-    assert payload["sessions"] == [{"starts_at": "2011-04-16T10:00:00+00:00", "minutes": 180}]
+    assert payload["sessions"] == [{"starts_at": "2011-04-16T10:00:00-04:00", "minutes": 180}]
 
 
 def test_interest_falls_back_to_the_category():

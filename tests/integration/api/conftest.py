@@ -8,6 +8,7 @@ import pytest
 
 from service.app import create_app
 from service.services.coordinators import create_coordinator
+from workers.worker import build_worker
 
 
 @dataclass
@@ -136,3 +137,9 @@ def listing_body(**overrides) -> dict:
     }
     body.update(overrides)
     return body
+
+
+def run_worker(kindred) -> None:
+    """RQ's own worker in burst mode: every queued job in a forked work horse, as
+    `kindred worker` runs them, then return."""
+    build_worker(kindred.redis).work(burst=True, with_scheduler=False)

@@ -15,15 +15,18 @@ from aiosmtpd.controller import Controller
 
 from service.adapters.orm import JobFailure, NotificationDelivery
 from service.services import events
-from tests.integration.api.conftest import listing_body, sign_up
+from tests.integration.api.conftest import listing_body, run_worker, sign_up
 from workers import context
 from workers.dead_letters import failed_jobs
 from workers.scheduler import build_scheduler
-from workers.worker import build_worker
 
 WANTS_EMAIL = {
     "consents": {"matching": True, "peer_introductions": False},
     "notify_channels": ["in_app", "email"],
+    # Equal start and end: no quiet hours, so these tests pass at any hour (quiet hours have
+    # their own tests in test_rhythm.py).
+    "quiet_hours_start": "00:00",
+    "quiet_hours_end": "00:00",
 }
 
 
@@ -55,10 +58,6 @@ def smtp_inbox():
 def use_mail(kindred, smtp_url: str) -> None:
     kindred.settings = dataclasses.replace(kindred.settings, smtp_url=smtp_url)
     context.use(kindred)
-
-
-def run_worker(kindred) -> None:
-    build_worker(kindred.redis).work(burst=True, with_scheduler=False)
 
 
 @pytest.fixture

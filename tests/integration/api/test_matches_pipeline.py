@@ -12,11 +12,10 @@ import sqlalchemy as sa
 from service.adapters.orm import Introduction, Notification, OutboxEvent, Suggestion
 from service.adapters.publisher import job_id
 from service.services import events, matching
-from tests.integration.api.conftest import listing_body, sign_up
+from tests.integration.api.conftest import listing_body, run_worker, sign_up
 from workers import context
 from workers.maintenance import sweep_outbox
 from workers.queues import ALL_QUEUES, queue
-from workers.worker import build_worker
 
 CONSENTING = {"consents": {"matching": True, "peer_introductions": True}}
 
@@ -24,10 +23,6 @@ CONSENTING = {"consents": {"matching": True, "peer_introductions": True}}
 @pytest.fixture(autouse=True)
 def jobs_use_this_service(kindred):
     context.use(kindred)
-
-
-def run_worker(kindred) -> None:
-    build_worker(kindred.redis).work(burst=True, with_scheduler=False)
 
 
 @pytest.fixture
@@ -258,6 +253,33 @@ def test_a_no_closes_it_quietly_and_the_pair_never_returns(kindred, catalogue, a
     assert bob.get("/api/v1/members/me/suggestions").json["peers"] == []
 
 
+def test_matching_again_the_same_week_keeps_one_row_per_target(kindred, catalogue, ann, bob):
+    """A suggestion that made way earlier this week, or a peer already said yes to, is the same
+    row when wanted again (one per member, target and week), never a second one."""
+    for member in (ann, bob):
+        member.post("/api/v1/members/me/match-requests")
+    run_worker(kindred)
+    first = {s["id"] for s in ann.get("/api/v1/members/me/suggestions").json["groups"]}
+    answer(ann, peer_suggestion(ann), "yes")
+    with kindred.uow() as uow:  # as if a re-match in between had not held them
+        uow.session.execute(
+            sa.update(Suggestion)
+            .where(Suggestion.member_id == ann.member_id, Suggestion.status == "open")
+            .values(status="expired")
+        )
+        uow.commit()
+
+    again = ann.post("/api/v1/members/me/match-requests").json
+    run_worker(kindred)
+
+    assert ann.get(f"/api/v1/match-requests/{again['id']}").json["status"] == "done"
+    assert {s["id"] for s in ann.get("/api/v1/members/me/suggestions").json["groups"]} == first
+    assert ann.get("/api/v1/members/me/suggestions").json["peers"] == []  # Bob: answered yes
+    with kindred.uow() as uow:
+        count = sa.select(sa.func.count()).select_from(Suggestion)
+        assert uow.session.scalar(count.where(Suggestion.member_id == ann.member_id)) == 4
+
+
 def test_a_yes_asks_the_other_member_without_telling_them(kindred, catalogue, ann, bob):
     ann.post("/api/v1/members/me/match-requests")  # Bob never asked
     run_worker(kindred)
@@ -323,7 +345,8 @@ def test_a_published_listing_reaches_the_members_it_fits_and_no_one_else(
 
 def test_the_weekly_budget_caps_unasked_for_news(app, kindred, verified_partner):
     member = sign_up(app, email="b@example.org", interests=["gardening"], **CONSENTING)
-    member.patch("/api/v1/members/me", json={"max_notifications_per_week": 1})
+    # Two a week: one kept for the weekly digest, one for news like this.
+    member.patch("/api/v1/members/me", json={"max_notifications_per_week": 2})
     first = publish(verified_partner, title="Community garden", interests=["gardening"])
     publish(verified_partner, title="Allotment mornings", interests=["gardening"])
     run_worker(kindred)

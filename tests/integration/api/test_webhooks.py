@@ -16,10 +16,9 @@ import pytest
 import sqlalchemy as sa
 
 from service.adapters.orm import JobFailure, WebhookDelivery
-from tests.integration.api.conftest import listing_body, sign_up
+from tests.integration.api.conftest import listing_body, run_worker, sign_up
 from workers import context
 from workers.scheduler import build_scheduler
-from workers.worker import build_worker
 
 CONSENTING = {"consents": {"matching": True, "peer_introductions": False}}
 
@@ -66,10 +65,6 @@ def local_targets_allowed(kindred):
     """Loopback stands in for the partner's server, so only these tests allow private targets."""
     kindred.settings = dataclasses.replace(kindred.settings, webhook_allow_private=True)
     context.use(kindred)
-
-
-def run_worker(kindred) -> None:
-    build_worker(kindred.redis).work(burst=True, with_scheduler=False)
 
 
 def verify(secret: str, headers: dict, body: bytes) -> bool:
