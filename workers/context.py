@@ -1,8 +1,9 @@
 """The wired service for this worker process, built once on first use (never at import).
 
-RQ runs each job in a forked "work horse". A fork inherits the parent's pooled database
-connections; using them from two processes corrupts them, so a horse drops the inherited pool
-(without closing the parent's sockets) and opens its own.
+`kindred worker` runs jobs in its own process. Anything that forks after the service was
+wired (RQ's default forking worker, a test) inherits its pooled database connections; using
+them from two processes corrupts them, so a forked child drops the inherited pool (without
+closing the parent's sockets) and opens its own.
 """
 
 from __future__ import annotations

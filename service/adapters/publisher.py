@@ -78,7 +78,7 @@ class EventPublisher:
     def revive_if_orphaned(self, event_id: int) -> bool:
         """Put an event's job back on its queue if it exists but nothing will ever run it.
 
-        A worker killed after taking a job but before its work horse marked it started leaves
+        A worker killed after taking a job but before it marked the job started leaves
         the job "queued" yet in no queue; RQ's clean-up then drops it from the started
         registry without a retry. Only jobs in no list at all are revived: one that is queued,
         waiting to retry, running or dead-lettered is left alone.

@@ -140,6 +140,6 @@ def listing_body(**overrides) -> dict:
 
 
 def run_worker(kindred) -> None:
-    """RQ's own worker in burst mode: every queued job in a forked work horse, as
-    `kindred worker` runs them, then return."""
+    """kindred's RQ worker in burst mode: every queued job, as `kindred worker` runs them,
+    then return."""
     build_worker(kindred.redis).work(burst=True, with_scheduler=False)

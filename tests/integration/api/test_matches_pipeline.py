@@ -1,7 +1,7 @@
 """A match request flows API -> outbox -> RQ (real Redis) -> a real worker -> suggestions and inbox.
 
-Workers here are RQ's own, in burst mode: they run every queued job in forked work horses,
-exactly as `kindred worker` does, then return.
+Workers here are kindred's RQ worker in burst mode: they run every queued job exactly as
+`kindred worker` does, then return.
 """
 
 from __future__ import annotations
@@ -294,12 +294,12 @@ def test_a_yes_asks_the_other_member_without_telling_them(kindred, catalogue, an
     assert kinds(ann).count("introduction") == 1 and kinds(bob).count("introduction") == 1
 
 
-def test_the_worker_fits_the_matchers_once_for_its_horses(app, kindred, catalogue, ann, bob):
+def test_the_worker_fits_the_matchers_once_for_many_jobs(app, kindred, catalogue, ann, bob):
     fits_before = kindred.matchers.fits  # the catalogue's fan-out fitted once already
     for member in (ann, bob):
         member.post("/api/v1/members/me/match-requests")
-    run_worker(kindred)  # two matching jobs, each in its own forked horse
-    # Fitted once more in the parent (members changed), and inherited by both horses.
+    run_worker(kindred)  # two matching jobs in the same worker
+    # Fitted once more (members changed since), then reused by the second job.
     assert kindred.matchers.fits == fits_before + 1
     assert all(m.get("/api/v1/members/me/suggestions").json["groups"] for m in (ann, bob))
 

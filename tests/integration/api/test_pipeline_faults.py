@@ -76,7 +76,7 @@ def processes(tmp_path, request):
 
 
 def kill_hard(process: subprocess.Popen) -> None:
-    """kill -9 the worker and its work horse (which RQ puts in a process group of its own)."""
+    """kill -9 the worker and anything it started."""
     family = psutil.Process(process.pid).children(recursive=True)
     for member in [psutil.Process(process.pid), *family]:
         member.kill()
