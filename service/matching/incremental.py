@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from service.matching import features as f
-from service.matching.group import SIGNALS, combine
+from service.matching.group import SIGNALS, combine, tfidf_rows
 from service.matching.reasons import listing_reasons
 
 ATTENDANCE = {"in_person": 0, "either": 1, "virtual": 2}
@@ -37,10 +37,10 @@ class MemberIndex:
 
 
 def index_members(matcher, profiles: list[dict]) -> MemberIndex:
-    interest = matcher.interest_vectorizer_.transform(
-        [f.profile_interest_text(p) for p in profiles]
+    interest = tfidf_rows(
+        matcher.interest_vectorizer_, [f.profile_interest_text(p) for p in profiles]
     )
-    causes = matcher.cause_vectorizer_.transform([f.profile_cause_text(p) for p in profiles])
+    causes = tfidf_rows(matcher.cause_vectorizer_, [f.profile_cause_text(p) for p in profiles])
     steps = matcher.steps_
     return MemberIndex(
         member_ids=np.array([p["id"] for p in profiles], dtype=object),

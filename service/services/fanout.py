@@ -3,12 +3,13 @@ anyone, and offered only to those it fits well who have room in their notificati
 
 from __future__ import annotations
 
+import numpy as np
 import sqlalchemy as sa
 
 from service.adapters.matcher_source import listing_record, profile_record
 from service.adapters.orm import Member, Suggestion, utcnow
 from service.domain.events import cycle_of, subject
-from service.domain.vocabulary import Attendance, ListingStatus, SuggestionKind
+from service.domain.vocabulary import ListingStatus, SuggestionKind
 from service.matching.incremental import new_listing_reasons
 from service.services import notifications, outbox
 from service.services.unit_of_work import UnitOfWork
@@ -19,9 +20,6 @@ THRESHOLD = 0.5
 MAX_MEMBERS = 200
 # Members looked up per query while offering (well under SQLite's limit on bound values).
 LOOKUP_BATCH = 500
-# Members farther than this cannot reach an in-person listing whatever their radius (the API
-# caps travel_radius_km at 100).
-FARTHEST_KM = 100.0
 
 
 def on_listing_published(kindred, event_id: int, listing_id: int) -> str:
@@ -32,62 +30,52 @@ def on_listing_published(kindred, event_id: int, listing_id: int) -> str:
             uow.commit()
             return "not live"
         record = listing_record(listing)
-        profiles = [profile_record(m) for m in _who_could_go(uow, listing)]
-        matcher = kindred.matchers.get(uow.session).group
-    chosen = _best_fits(matcher, record, profiles)
+        # Current as of this moment (the cache refits when members or listings change), with
+        # every consenting member already indexed: scoring them all is one sparse product.
+        fitted = kindred.matchers.get(uow.session)
+    chosen = _best_fits(fitted, record)
     with kindred.uow() as uow:
-        told = _offer(uow, matcher, record, chosen)
+        told = _offer(uow, fitted.group, record, chosen)
         outbox.mark_handled(uow, event_id)
         uow.commit()
-    return f"{told} of {len(profiles)} members told"
+    scored = 0 if fitted.members is None else len(fitted.members.member_ids)
+    return f"{told} of {scored} members told"
 
 
-def _who_could_go(uow: UnitOfWork, listing) -> list[Member]:
-    """Members who consented to matching and could attend: a cheap box before the exact test."""
-    query = sa.select(Member).where(Member.consent_matching.is_(True))
-    if listing.is_virtual:
-        query = query.where(Member.attendance != Attendance.IN_PERSON)
-    elif listing.lat is not None:
-        degrees = FARTHEST_KM / 111.0
-        near = sa.and_(
-            Member.lat.between(listing.lat - degrees, listing.lat + degrees),
-            Member.lon.between(listing.lon - 2 * degrees, listing.lon + 2 * degrees),
-        )
-        query = query.where(
-            Member.attendance != Attendance.VIRTUAL, sa.or_(near, Member.lat.is_(None))
-        )
-    return uow.session.scalars(query.order_by(Member.id)).all()
-
-
-def _best_fits(matcher, record: dict, profiles: list[dict]) -> list[tuple[dict, float]]:
-    if not profiles:
+def _best_fits(fitted, record: dict) -> list[tuple[int, float]]:
+    """(member id, score) at or above the threshold, best first. The matcher's eligibility
+    rules (distance and radius, virtual or in person, free times) already give 0 to members
+    who could not go."""
+    if fitted.members is None:
         return []
-    scores = matcher.score_new_listing(record, matcher.index_members(profiles))
-    ranked = sorted(
-        ((p, float(s)) for p, s in zip(profiles, scores, strict=True) if s >= THRESHOLD),
-        key=lambda pair: -pair[1],
-    )
-    return ranked
+    scores = fitted.group.score_new_listing(record, fitted.members)
+    above = np.flatnonzero(scores >= THRESHOLD)
+    best_first = above[np.argsort(-scores[above], kind="stable")]
+    return [(int(fitted.members.member_ids[i]), float(scores[i])) for i in best_first]
 
 
-def _offer(uow: UnitOfWork, matcher, record: dict, chosen) -> int:
+def _offer(uow: UnitOfWork, matcher, record: dict, chosen: list[tuple[int, float]]) -> int:
     target, cycle, told = f"listing:{record['id']}", cycle_of(utcnow()), 0
     already = set(
         uow.session.scalars(sa.select(Suggestion.member_id).where(Suggestion.target == target))
     )
     for start in range(0, len(chosen), LOOKUP_BATCH):  # two queries per batch, not per member
         batch = chosen[start : start + LOOKUP_BATCH]
-        ids = [profile["id"] for profile, _ in batch]
-        found = uow.session.scalars(sa.select(Member).where(Member.id.in_(ids)))
+        found = uow.session.scalars(
+            sa.select(Member).where(
+                Member.id.in_([member_id for member_id, _ in batch]),
+                Member.consent_matching.is_(True),  # withdrawn since the fit: not offered
+            )
+        )
         members = {member.id: member for member in found}
         room = notifications.room_for_nudges(uow, list(members.values()), utcnow())
-        for profile, score in batch:
+        for member_id, score in batch:
             if told >= MAX_MEMBERS:
                 return told
-            member = members[profile["id"]]
-            if member.id in already or room[member.id] < 1:
+            member = members.get(member_id)
+            if member is None or member.id in already or room[member.id] < 1:
                 continue
-            _suggest(uow, matcher, record, profile, score, target, cycle)
+            _suggest(uow, matcher, record, profile_record(member), score, target, cycle)
             told += 1
     return told
 
