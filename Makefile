@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install clean evaluate bench
+.PHONY: run test lint install clean evaluate bench bench-pipeline
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,13 @@ ifdef QUICK
 else
 	$(BIN)/python -m bench.run_all
 endif
+
+## make bench-pipeline: outbox relay, request-to-suggestions latency at 20 requests/s, fan-out of
+## one listing to 100,000 members (JSON in var/bench/results/, latency chart in docs/benchmarks/)
+bench-pipeline: install
+	$(BIN)/python -m bench.outbox_relay --json var/bench/results/outbox_relay.json
+	$(BIN)/python -m bench.match_latency --json var/bench/results/match_latency.json
+	$(BIN)/python -m bench.listing_fanout_db --json var/bench/results/listing_fanout_db.json
 
 lint: install
 	$(BIN)/ruff check service workers tests migrations bench

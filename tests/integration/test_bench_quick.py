@@ -92,3 +92,28 @@ def test_quick_run_of_every_benchmark_writes_results_and_chart(bench_env, tmp_pa
         assert figure["value"] > 0
         assert figure["ratio"] is None or figure["ratio"] > 0
     assert (out / "results.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_quick_run_of_the_pipeline_benchmarks(bench_env, tmp_path):
+    """The pipeline's benchmarks at toy sizes: each runs end to end on its own demo data and
+    reports a figure with a baseline from the same run."""
+    runs = {
+        "outbox_relay": ("--events", "200", "--batch", "50"),
+        "listing_fanout_db": ("--members", "300"),
+        "match_latency": (
+            *("--rate", "5", "--seconds", "3", "--members", "20"),
+            *("--chart", str(tmp_path / "latency.png")),
+        ),
+    }
+    for name, options in runs.items():
+        out = tmp_path / f"{name}.json"
+        done = run_module(f"bench.{name}", *options, "--json", str(out), env=bench_env)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        for figure in json.loads(out.read_text())["measurements"]:
+            assert figure["value"] > 0 and figure["baseline"] > 0, figure
+    fanout = json.loads((tmp_path / "listing_fanout_db.json").read_text())["measurements"][0]
+    assert fanout["outcome"].endswith("of 300 members told") and fanout["members_scored"] == 300
+    latency = json.loads((tmp_path / "match_latency.json").read_text())["measurements"]
+    assert latency[1]["requests"] == 15
+    assert (tmp_path / "latency.png").stat().st_size > 0
