@@ -14,14 +14,14 @@ indexing the members from profiles in memory takes is printed beside it.
 
     python -m bench.listing_fanout_db [--members 100000]
 
-Runs on the embedded default (SQLite in a temporary folder) unless DATABASE_URL names a server.
+Runs on the embedded default (SQLite in a temporary folder), or on an empty database named with
+--database-url (given explicitly, never taken from the environment: the benchmark fills it).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import random
 import sys
 import tempfile
@@ -56,12 +56,12 @@ NEW_LISTING = {
 }
 
 
-def wired(folder: Path):
+def wired(folder: Path, database_url: str | None = None):
     from service.adapters.migrations import upgrade
     from service.bootstrap import bootstrap
     from service.config import Settings
 
-    database = os.environ.get("DATABASE_URL") or f"sqlite:///{folder / 'bench.db'}"
+    database = database_url or f"sqlite:///{folder / 'bench.db'}"
     upgrade(database)
     settings = Settings(database_url=database, redis_url="embedded", secret_key="b", var_dir=folder)
     return bootstrap(settings)
@@ -139,13 +139,14 @@ def in_memory_scoring(kindred, listing_id: int) -> tuple[float, float, int]:
 def main() -> dict:
     parse = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parse.add_argument("--members", type=int, default=100_000)
+    parse.add_argument("--database-url", help="an empty database to fill instead of SQLite")
     parse.add_argument("--json", type=Path)
     args = parse.parse_args()
     from service.demo.seed import seed_demo
     from service.services import fanout
 
     with tempfile.TemporaryDirectory(prefix="kindred-fanout-") as folder:
-        kindred = wired(Path(folder))
+        kindred = wired(Path(folder), args.database_url)
         seed_demo(kindred, member_count=0)
         add_members(kindred, args.members)
         listing_id, event_id = publish_listing(kindred)

@@ -6,14 +6,15 @@ ids, and nothing else (no database, no unique check, no retry policy).
 
     python -m bench.outbox_relay [--events 5000 --batch 500]
 
-Runs on the embedded default (SQLite and an embedded Redis in a temporary folder) unless
-DATABASE_URL and REDIS_URL name real servers; it never touches var/.
+Runs on the embedded default (SQLite and an embedded Redis in a temporary folder), or on servers
+named with --database-url and --redis-url: given explicitly, never taken from the environment,
+because the benchmark writes rows into that database and flushes that Redis database. It never
+touches var/.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -29,16 +30,16 @@ from bench import common
 TARGET_EVENTS_PER_S = 1000.0
 
 
-def wired(folder: Path):
+def wired(folder: Path, database_url: str | None = None, redis_url: str | None = None):
     from service.adapters.migrations import upgrade
     from service.bootstrap import bootstrap
     from service.config import Settings
 
-    database = os.environ.get("DATABASE_URL") or f"sqlite:///{folder / 'bench.db'}"
+    database = database_url or f"sqlite:///{folder / 'bench.db'}"
     upgrade(database)
     settings = Settings(
         database_url=database,
-        redis_url=os.environ.get("REDIS_URL") or "embedded",
+        redis_url=redis_url or "embedded",
         secret_key="bench",
         var_dir=folder,
     )
@@ -87,10 +88,12 @@ def main() -> dict:
     parse = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parse.add_argument("--events", type=int, default=5000)
     parse.add_argument("--batch", type=int, default=500, help="events per relay call")
+    parse.add_argument("--database-url", help="a server to use instead of SQLite (it is written)")
+    parse.add_argument("--redis-url", help="a Redis database to use instead (it is flushed)")
     parse.add_argument("--json", type=Path)
     args = parse.parse_args()
     with tempfile.TemporaryDirectory(prefix="kindred-bench-") as folder:
-        kindred = wired(Path(folder))
+        kindred = wired(Path(folder), args.database_url, args.redis_url)
         kindred.redis.flushdb()
         ids = record_events(kindred, args.events, args.batch)
         relay_s = relay(kindred, ids, args.batch)
