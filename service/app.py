@@ -9,11 +9,14 @@ from flask import Flask
 from service.api import register_api
 from service.bootstrap import Kindred, bootstrap
 from service.config import Settings
+from service.dashboard import register_pages
 
 
 def create_app(settings: Settings | None = None, kindred: Kindred | None = None) -> Flask:
     kindred = kindred or bootstrap(settings)
-    app = Flask(__name__)
+    # Templates and static files live with the pages; the app-level folder also lets kindred
+    # override flask-smorest's Swagger UI page (its inline script would break the CSP).
+    app = Flask(__name__, template_folder="dashboard/templates", static_folder="dashboard/static")
     app.config.update(
         SECRET_KEY=kindred.settings.secret_key,
         MAX_CONTENT_LENGTH=kindred.settings.max_body_bytes,
@@ -22,4 +25,5 @@ def create_app(settings: Settings | None = None, kindred: Kindred | None = None)
     app.extensions["kindred"] = kindred
     logging.basicConfig(level=kindred.settings.log_level)
     register_api(app)
+    register_pages(app, api_blueprints=list(app.blueprints))
     return app

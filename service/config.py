@@ -52,6 +52,23 @@ class Settings:
     mail_from: str = "kindred <noreply@kindred.invalid>"
     # Tests and local development only: let webhooks target http:// and private addresses.
     webhook_allow_private: bool = False
+    # Where people reach kindred: links in emails (sign-in, calendar feed) start with it.
+    public_url: str = "http://127.0.0.1:5000"
+    # Session cookies are Secure (and __Host- prefixed). Browsers keep such cookies on
+    # http://127.0.0.1 and localhost too; turn off only to sign in over plain HTTP elsewhere.
+    secure_cookies: bool = True
+    # Redirect http:// to https:// (set where no proxy in front does it).
+    force_https: bool = False
+    # The dashboard lists members with no activity for this many weeks.
+    quiet_after_weeks: int = 4
+    # Sign-in attempts per address: Flask-Limiter's notation.
+    login_rate_limit: str = "10 per minute;50 per hour"
+    # Always on every page: kindred is not a clinical service.
+    help_line: str = (
+        "kindred is not a crisis or clinical service. If you are struggling or feel unsafe, "
+        "contact your doctor, call your local emergency number, or find a free, confidential "
+        "helpline at findahelpline.com."
+    )
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -66,6 +83,11 @@ class Settings:
             smtp_url=os.environ.get("KINDRED_SMTP_URL") or "maildir",
             mail_from=os.environ.get("KINDRED_MAIL_FROM") or "kindred <noreply@kindred.invalid>",
             webhook_allow_private=os.environ.get("KINDRED_WEBHOOK_ALLOW_PRIVATE") == "1",
+            public_url=(os.environ.get("KINDRED_PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/"),
+            secure_cookies=os.environ.get("KINDRED_SECURE_COOKIES", "1") != "0",
+            force_https=os.environ.get("KINDRED_FORCE_HTTPS") == "1",
+            quiet_after_weeks=_int("KINDRED_QUIET_AFTER_WEEKS", 4),
+            login_rate_limit=os.environ.get("KINDRED_LOGIN_RATE_LIMIT") or cls.login_rate_limit,
         )
 
     @property

@@ -11,7 +11,6 @@ import mailbox
 import smtplib
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import make_msgid
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -69,9 +68,13 @@ def sender_for(settings: Settings):
     return SmtpSender.from_url(settings.smtp_url)
 
 
-def compose(mail_from: str, to: str, notification_id: int, subject: str, text: str) -> EmailMessage:
+def compose(mail_from: str, to: str, message_key: str, subject: str, text: str) -> EmailMessage:
+    """`message_key` names what the message is ("notification-5", "sign-in-12"): the same key
+    gives the same Message-ID."""
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = mail_from, to, subject
-    message["Message-ID"] = make_msgid(idstring=f"notification-{notification_id}", domain="kindred")
+    # Not email.utils.make_msgid: it adds the time and a random number, so a retried send would
+    # carry a new id and show twice.
+    message["Message-ID"] = f"<{message_key}@kindred>"
     message.set_content(text)
     return message

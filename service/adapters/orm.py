@@ -268,6 +268,10 @@ class Member(Tagged, Base):
     consent_matching_at: Mapped[datetime | None]
     consent_peer_introductions: Mapped[bool] = mapped_column(default=False)
     consent_peer_introductions_at: Mapped[datetime | None]
+    consent_coordinator_contact: Mapped[bool] = mapped_column(default=False, server_default="0")
+    consent_coordinator_contact_at: Mapped[datetime | None]
+    # Part of the private calendar feed's signed URL: bumping it makes the old URL stop working.
+    calendar_feed_key: Mapped[int] = mapped_column(default=0, server_default="0")
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -292,6 +296,10 @@ class Member(Tagged, Base):
             Consent.PEER_INTRODUCTIONS.value: {
                 "granted": self.consent_peer_introductions,
                 "changed_at": self.consent_peer_introductions_at,
+            },
+            Consent.COORDINATOR_CONTACT.value: {
+                "granted": self.consent_coordinator_contact,
+                "changed_at": self.consent_coordinator_contact_at,
             },
         }
 

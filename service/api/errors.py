@@ -87,7 +87,10 @@ def register_domain_errors(app: Flask, api) -> None:
 
     @app.before_request
     def require_json_bodies():
-        """A body kindred cannot read is refused, not silently ignored."""
+        """A body kindred cannot read is refused, not silently ignored. (The web pages under
+        /dashboard, /me and /partner post forms; this is for the JSON API.)"""
+        if not request.path.startswith("/api/"):
+            return
         has_body = request.content_length or request.headers.get("Transfer-Encoding")
         if request.method in BODY_METHODS and has_body and not request.is_json:
             raise UnsupportedMediaType("send the body as JSON (Content-Type: application/json)")

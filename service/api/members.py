@@ -44,6 +44,12 @@ class ConsentsSchema(StrictSchema):
             "description": "May kindred suggest this member to other members with shared values?"
         },
     )
+    coordinator_contact = boolean(
+        metadata={
+            "description": "May a volunteer coordinator get in touch if you go quiet for a "
+            "while? Optional: omitted means not given at sign-up and unchanged later"
+        },
+    )
 
 
 class ProfileFields(StrictSchema):

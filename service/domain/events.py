@@ -20,6 +20,8 @@ class EventKind(StrEnum):
     LISTING_PUBLISHED = "ListingPublished"
     NOTIFICATION_CREATED = "NotificationCreated"  # to be delivered beyond the inbox (email)
     WEBHOOK_DUE = "WebhookDue"  # an event for a partner's endpoint
+    LISTING_REVIEWED = "ListingReviewed"  # a coordinator approved or rejected: tell the partner
+    SIGN_IN_LINK_REQUESTED = "SignInLinkRequested"  # a member asked for an emailed sign-in link
 
 
 # Which queue carries each kind: scoring work and people-facing messages never wait on each other.

@@ -86,6 +86,8 @@ class Consent(StrEnum):
 
     MATCHING = "matching"
     PEER_INTRODUCTIONS = "peer_introductions"
+    # A coordinator may reach out if the member goes quiet (the dashboard lists only these).
+    COORDINATOR_CONTACT = "coordinator_contact"
 
 
 ACCESSIBILITY_FEATURES = (

@@ -64,3 +64,9 @@ def check_password(uow: UnitOfWork, email: str, password: str) -> Coordinator:
     except VerificationError as error:
         raise NotAuthenticated("wrong email or password") from error
     return coordinator
+
+
+def verify_login(uow: UnitOfWork, email: str, password: str) -> int:
+    """The id of the coordinator with this email and password (dashboard sign-in)."""
+    with uow:
+        return check_password(uow, email, password).id

@@ -14,7 +14,9 @@ from service.services import (
     matching,
     notifications,
     outbox,
+    partner_news,
     rhythm,
+    sign_in_links,
     webhooks,
 )
 
@@ -26,6 +28,8 @@ HANDLERS = {
     EventKind.LISTING_PUBLISHED: fanout.on_listing_published,
     EventKind.NOTIFICATION_CREATED: notifications.send_email,
     EventKind.WEBHOOK_DUE: webhooks.deliver,
+    EventKind.LISTING_REVIEWED: partner_news.on_listing_reviewed,
+    EventKind.SIGN_IN_LINK_REQUESTED: sign_in_links.send_link,
 }
 
 

@@ -27,6 +27,10 @@ MATCHING_FIELDS = {
 CONSENT_COLUMNS = {
     Consent.MATCHING: ("consent_matching", "consent_matching_at"),
     Consent.PEER_INTRODUCTIONS: ("consent_peer_introductions", "consent_peer_introductions_at"),
+    Consent.COORDINATOR_CONTACT: (
+        "consent_coordinator_contact",
+        "consent_coordinator_contact_at",
+    ),
 }
 
 

@@ -113,7 +113,7 @@ def send_email(kindred, event_id: int, notification_id: int) -> str:
         message = compose(
             kindred.settings.mail_from,
             member.email,
-            notification.id,
+            f"notification-{notification.id}",
             notification.title,
             _email_text(notification),
         )

@@ -72,16 +72,22 @@ def queue_listing_interest(uow: UnitOfWork, suggestion: Suggestion, event_id: in
     """In the answer handler's transaction: one delivery per active endpoint of the listing's
     organization, each with its own event (so each retries on its own)."""
     listing = suggestion.listing
-    active = uow.session.scalars(
-        sa.select(WebhookEndpoint).where(
-            WebhookEndpoint.organization_id == listing.organization_id,
-            WebhookEndpoint.active.is_(True),
-        )
-    ).all()
     payload = {
         "type": "listing.interest",
         "data": {"listing_id": listing.id, "answer": suggestion.status.value},
     }
+    return queue_for_organization(uow, listing.organization_id, payload, event_id)
+
+
+def queue_for_organization(uow: UnitOfWork, organization_id: int, payload: dict, event_id: int):
+    """One delivery of `payload` per active endpoint of the organization, in the caller's
+    transaction; the message id is made from the causing event, so a re-run adds none."""
+    active = uow.session.scalars(
+        sa.select(WebhookEndpoint).where(
+            WebhookEndpoint.organization_id == organization_id,
+            WebhookEndpoint.active.is_(True),
+        )
+    ).all()
     for endpoint in active:
         delivery = WebhookDelivery(
             endpoint_id=endpoint.id, message_id=f"msg_{event_id}_{endpoint.id}", payload=payload

@@ -1,0 +1,80 @@
+"""web pages: coordinator-contact consent, calendar feed key
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-26 10:20:00
+
+The consent_records.purpose CHECK constraint gains "coordinator_contact". SQLite cannot alter a
+CHECK constraint, so batch mode copies the table from a full definition (copy_from) rather than
+from reflection, which would not see CHECK constraints.
+"""
+
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0007'
+down_revision = '0006'
+branch_labels = None
+depends_on = None
+
+OLD_PURPOSES = ("matching", "peer_introductions")
+NEW_PURPOSES = (*OLD_PURPOSES, "coordinator_contact")
+
+
+def consent_records(purposes) -> sa.Table:
+    return sa.Table(
+        "consent_records",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column(
+            "member_id",
+            sa.Integer(),
+            sa.ForeignKey("members.id", ondelete="CASCADE",
+                          name="fk_consent_records_member_id_members"),
+            nullable=False,
+        ),
+        sa.Column("purpose", sa.String(length=20), nullable=False),
+        sa.Column("granted", sa.Boolean(), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "purpose IN (" + ", ".join(f"'{p}'" for p in purposes) + ")",
+            name="ck_consent_records_consent_purpose",
+        ),
+        sa.Index("ix_consent_records_member_id", "member_id"),
+    )
+
+
+def _set_purposes(purposes) -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        with op.batch_alter_table(
+            "consent_records", copy_from=consent_records(purposes), recreate="always"
+        ):
+            pass
+        return
+    op.drop_constraint(op.f("ck_consent_records_consent_purpose"), "consent_records", type_="check")
+    op.create_check_constraint(
+        op.f("ck_consent_records_consent_purpose"),
+        "consent_records",
+        "purpose IN (" + ", ".join(f"'{p}'" for p in purposes) + ")",
+    )
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('consent_coordinator_contact', sa.Boolean(),
+                                      server_default='0', nullable=False))
+        batch_op.add_column(sa.Column('consent_coordinator_contact_at',
+                                      sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('calendar_feed_key', sa.Integer(), server_default='0',
+                                      nullable=False))
+    _set_purposes(NEW_PURPOSES)
+
+
+def downgrade() -> None:
+    op.execute("DELETE FROM consent_records WHERE purpose = 'coordinator_contact'")
+    _set_purposes(OLD_PURPOSES)
+    with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.drop_column('calendar_feed_key')
+        batch_op.drop_column('consent_coordinator_contact_at')
+        batch_op.drop_column('consent_coordinator_contact')

@@ -1,0 +1,55 @@
+"""The web pages: the coordinator dashboard (/dashboard), member pages (/me) and partner pages
+(/partner). Server-rendered with Jinja; every script, style and chart is served by kindred."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from service.dashboard import coordinator, member, partner, sign_in
+from service.dashboard.security import protect
+from service.dashboard.web_session import signed_in
+from service.domain.errors import DomainError
+
+PAGE_BLUEPRINTS = (sign_in.bp, coordinator.bp, member.bp, partner.bp)
+
+
+def register_pages(app: Flask, api_blueprints: list[str]) -> None:
+    settings = app.extensions["kindred"].settings
+    protect(app, settings, api_blueprints)
+    for blueprint in PAGE_BLUEPRINTS:
+        app.register_blueprint(blueprint)
+
+    @app.context_processor
+    def page_globals():
+        return {"help_line": settings.help_line, "signed_in": signed_in}
+
+
+def _html_errors(blueprint: Blueprint) -> None:
+    """Pages answer errors with a page (the API keeps its JSON shape)."""
+
+    @blueprint.errorhandler(CSRFError)
+    def expired_form(error):
+        message = (
+            "This form has expired or was sent from another site. "
+            "Go back, reload the page, and try again."
+        )
+        return render_template("error.html", status=400, message=message), 400
+
+    @blueprint.errorhandler(DomainError)
+    def domain_error(error: DomainError):
+        return render_template("error.html", status=error.status, message=error.message), (
+            error.status
+        )
+
+    @blueprint.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        # A 429's Retry-After header is added by Flask-Limiter after this.
+        status = error.code or 500
+        return render_template("error.html", status=status, message=error.description), status
+
+
+# Once, at import: blueprints are shared by every app this process creates (tests make many).
+for _blueprint in PAGE_BLUEPRINTS:
+    _html_errors(_blueprint)

@@ -1,0 +1,80 @@
+"""Browser-facing protection for the web pages: security headers (Flask-Talisman), CSRF tokens on
+every form (Flask-WTF) and rate-limited sign-in (Flask-Limiter, counted in Redis so that every API
+process shares the count).
+
+The JSON API is exempt from CSRF: it authenticates with bearer tokens, which a browser never
+attaches on its own, so a forged cross-site request carries no credential.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_talisman import Talisman
+from flask_wtf.csrf import CSRFProtect
+
+from service.config import Settings
+
+log = logging.getLogger(__name__)
+
+# No inline script or style anywhere: every script and stylesheet is a file kindred serves.
+CONTENT_SECURITY_POLICY = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "font-src": "'self'",
+    "connect-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+SESSION_COOKIE = "kindred_session"
+
+csrf = CSRFProtect()
+talisman = Talisman()
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+
+
+def limiter_storage_uri(redis_url: str) -> str:
+    """Flask-Limiter's name for the Redis kindred uses. Without a URL (an embedded Redis this
+    process has not started) counts stay in this process."""
+    if redis_url.startswith("unix://"):
+        return "redis+" + redis_url
+    if redis_url.startswith(("redis://", "rediss://")):
+        return redis_url
+    log.warning("rate limits are counted per process: REDIS_URL names no server")
+    return "memory://"
+
+
+def protect(app: Flask, settings: Settings, api_blueprints: list[str]) -> None:
+    app.config.update(
+        # __Host- cookies must be Secure, for the whole site, and set by this host only.
+        SESSION_COOKIE_NAME=("__Host-" if settings.secure_cookies else "") + SESSION_COOKIE,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=12 * 3600,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session it belongs to
+        WTF_CSRF_SSL_STRICT=settings.force_https,
+        RATELIMIT_STORAGE_URI=limiter_storage_uri(settings.redis_url),
+        RATELIMIT_KEY_PREFIX="kindred-limits",
+    )
+    talisman.init_app(
+        app,
+        force_https=settings.force_https,
+        strict_transport_security=True,  # sent on https responses only
+        session_cookie_secure=settings.secure_cookies,
+        session_cookie_http_only=True,
+        frame_options="DENY",
+        content_security_policy=CONTENT_SECURITY_POLICY,
+        # Sign-in links carry a token in their path: it must never leave in a Referer header.
+        referrer_policy="no-referrer",
+        permissions_policy={"geolocation": "()", "camera": "()", "microphone": "()"},
+    )
+    csrf.init_app(app)
+    for name in api_blueprints:
+        csrf.exempt(app.blueprints[name])
+    limiter.init_app(app)
