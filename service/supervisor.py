@@ -63,6 +63,8 @@ def _print_welcome(port: int, kindred) -> None:
     lines = [
         "",
         "kindred is running (Ctrl-C stops everything)",
+        f"  dashboard:    {base}/dashboard   (coordinators)",
+        f"  members:      {base}/me          partners: {base}/partner",
         f"  API:          {base}/api/v1",
         f"  API docs:     {base}/docs   (OpenAPI: {base}/openapi.json)",
         f"  health:       {base}/healthz  {base}/readyz",
@@ -74,7 +76,8 @@ def _print_welcome(port: int, kindred) -> None:
         lines += [
             f"  coordinator:  {coordinator['email']} / {coordinator['password']}",
             f"  coordinator token: {coordinator['token']}",
-            f"  partner keys and member tokens: {path}",
+            f"  partner keys (sign in at /partner) and member tokens: {path}",
+            f"  member sign-in links are emailed into {kindred.settings.var_dir / 'mail'}",
         ]
     print("\n".join(lines) + "\n", flush=True)
 

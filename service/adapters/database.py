@@ -23,6 +23,7 @@ def _prepare_sqlite(dbapi_connection, _record) -> None:
         ("cos", math.cos),
         ("asin", math.asin),
         ("sqrt", math.sqrt),
+        ("floor", math.floor),
     ):
         dbapi_connection.create_function(name, 1, _null_safe(function), deterministic=True)
 

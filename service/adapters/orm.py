@@ -264,7 +264,7 @@ class Member(Tagged, Base):
     # once the member has stopped editing, not one per keystroke.
     rematch_due_at: Mapped[datetime | None]
     # Current consents; consent_records keeps the history of every change.
-    consent_matching: Mapped[bool] = mapped_column(default=False)
+    consent_matching: Mapped[bool] = mapped_column(default=False, index=True)
     consent_matching_at: Mapped[datetime | None]
     consent_peer_introductions: Mapped[bool] = mapped_column(default=False)
     consent_peer_introductions_at: Mapped[datetime | None]
@@ -273,9 +273,10 @@ class Member(Tagged, Base):
     # Part of the private calendar feed's signed URL: bumping it makes the old URL stop working.
     calendar_feed_key: Mapped[int] = mapped_column(default=0, server_default="0")
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-    last_active_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Asking for matches, answering, editing, signing in: the dashboard's "went quiet" list.
+    last_active_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
     tags: Mapped[list[MemberTag]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, lazy="selectin"
@@ -397,6 +398,9 @@ class Suggestion(Base):
         # One suggestion per member, target and cycle: a re-run job cannot add a second.
         sa.UniqueConstraint("member_id", "target", "cycle", name="uq_suggestions_member_target"),
         sa.Index("ix_suggestions_member_status", "member_id", "status"),
+        # The dashboard's counts read these indexes alone (covering), never the rows.
+        sa.Index("ix_suggestions_status_answered_at", "status", "answered_at"),
+        sa.Index("ix_suggestions_good_matches", "kind", "created_at", "score", "member_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -418,7 +422,8 @@ class Suggestion(Base):
     status: Mapped[SuggestionStatus] = mapped_column(
         enum_column(SuggestionStatus, "suggestion_status"), default=SuggestionStatus.OPEN
     )
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Indexed for the dashboard's weekly counts.
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     answered_at: Mapped[datetime | None]
     # Given with a yes to a listing: the organization may see this member's name and email.
     contact_shared: Mapped[bool] = mapped_column(default=False)
@@ -447,7 +452,7 @@ class Introduction(Base):
         enum_column(IntroductionStatus, "introduction_status"), default=IntroductionStatus.PENDING
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    introduced_at: Mapped[datetime | None]
+    introduced_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class Notification(Base):
@@ -470,7 +475,7 @@ class Notification(Base):
     title: Mapped[str] = mapped_column(sa.String(200))
     body: Mapped[str] = mapped_column(sa.Text)
     link: Mapped[str | None] = mapped_column(sa.String(200))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     read_at: Mapped[datetime | None]
     # After this it is pointless (a reminder for a session that has begun): not emailed late.
     expires_at: Mapped[datetime | None]
@@ -507,6 +512,7 @@ class NotificationDelivery(Base):
         sa.UniqueConstraint(
             "notification_id", "channel", name="uq_notification_deliveries_channel"
         ),
+        sa.Index("ix_notification_deliveries_status_sent_at", "status", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -514,7 +520,9 @@ class NotificationDelivery(Base):
         sa.ForeignKey("notifications.id", ondelete="CASCADE"), index=True
     )
     channel: Mapped[str] = mapped_column(sa.String(20))
-    status: Mapped[str] = mapped_column(sa.String(10), default="pending")  # pending|sent|failed
+    status: Mapped[str] = mapped_column(
+        sa.String(10), default="pending"
+    )  # pending|sent|failed|expired
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.String(300))
     sent_at: Mapped[datetime | None]

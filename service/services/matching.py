@@ -18,7 +18,7 @@ from service.domain.vocabulary import (
     SuggestionKind,
     SuggestionStatus,
 )
-from service.services import outbox
+from service.services import members, outbox
 from service.services.auth import require_role
 from service.services.unit_of_work import UnitOfWork
 
@@ -35,6 +35,7 @@ def request_matches(uow: UnitOfWork, caller: Principal, reason: str = "asked") -
     require_role(caller, Role.MEMBER)
     with uow:
         request = _request_for(uow, caller.subject_id, reason)
+        members.mark_active(uow, caller.subject_id)
         uow.commit()
         return request
 
@@ -277,6 +278,7 @@ def answer_suggestion(
         suggestion.status = SuggestionStatus(answer.value)
         suggestion.answered_at = utcnow()
         suggestion.contact_shared = share_contact
+        members.mark_active(uow, caller.subject_id)
         outbox.record(
             uow,
             EventKind.SUGGESTION_ANSWERED,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from service.adapters.orm import ConsentRecord, Member, pop_tags, utcnow
@@ -106,6 +107,16 @@ def export_me(uow: UnitOfWork, caller: Principal) -> dict:
             "profile": member,
             "consent_history": list(member.consent_records),
         }
+
+
+def mark_active(uow: UnitOfWork, member_id: int) -> None:
+    """Record that the member did something (asked, answered, signed in), in the caller's
+    transaction. Not a profile change: updated_at, which makes the matcher refit, is kept."""
+    uow.session.execute(
+        sa.update(Member)
+        .where(Member.id == member_id)
+        .values(last_active_at=utcnow(), updated_at=Member.updated_at)
+    )
 
 
 def _me(uow: UnitOfWork, caller: Principal) -> Member:

@@ -16,7 +16,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from service.adapters.email import sender_for
 from service.domain.errors import NotAuthenticated
 from service.domain.events import EventKind, subject
-from service.services import outbox
+from service.services import members, outbox
 from service.services.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -94,4 +94,6 @@ def redeem(kindred, token: str) -> int:
     with kindred.uow(publish=False) as uow:
         if uow.members.get(member_id) is None:
             raise NotAuthenticated("this account no longer exists")
+        members.mark_active(uow, member_id)
+        uow.commit()
     return member_id

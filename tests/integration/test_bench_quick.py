@@ -105,6 +105,7 @@ def test_quick_run_of_the_pipeline_benchmarks(bench_env, tmp_path):
             *("--rate", "5", "--seconds", "3", "--members", "20"),
             *("--chart", str(tmp_path / "latency.png")),
         ),
+        "dashboard_overview": ("--members", "500", "--listings", "50", "--repeats", "3"),
     }
     for name, options in runs.items():
         out = tmp_path / f"{name}.json"
@@ -117,3 +118,5 @@ def test_quick_run_of_the_pipeline_benchmarks(bench_env, tmp_path):
     latency = json.loads((tmp_path / "match_latency.json").read_text())["measurements"]
     assert latency[1]["requests"] == 15
     assert (tmp_path / "latency.png").stat().st_size > 0
+    overview = json.loads((tmp_path / "dashboard_overview.json").read_text())["measurements"][0]
+    assert overview["requests"] == 3 and overview["database"] == "sqlite"

@@ -1,0 +1,117 @@
+"""Charts drawn on the server as SVG: no script, no CDN, readable by screen readers.
+
+A chart here is only geometry (points, ticks, cells); the templates (`charts.html`) draw it, give
+it a title and description, and put the same numbers in a table beside it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+WIDTH, HEIGHT = 640, 260
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 48, 16, 16, 36
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    values: list[int | float]
+    points: str  # "x,y x,y ..." for <polyline>
+    dots: list[tuple[float, float, int | float]]
+
+
+@dataclass(frozen=True)
+class LineChart:
+    title: str
+    labels: list[str]
+    label_x: list[float]
+    series: list[Series]
+    ticks: list[tuple[float, int]]  # (y, value)
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = MARGIN_LEFT
+    right: int = WIDTH - MARGIN_RIGHT
+    top: int = MARGIN_TOP
+    bottom: int = HEIGHT - MARGIN_BOTTOM
+
+
+def nice_ceiling(value: float) -> int:
+    """The axis top: 1, 2 or 5 times a power of ten, at least the largest value."""
+    if value <= 0:
+        return 1
+    power = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 5, 10):
+        if value <= step * power:
+            return int(step * power) if step * power >= 1 else 1
+    return int(10 * power)
+
+
+def line_chart(title: str, labels: list[str], series: dict[str, list[int | float]]) -> LineChart:
+    top_value = nice_ceiling(max((max(v) for v in series.values() if v), default=0))
+    plot_width = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
+    plot_height = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
+    steps = max(len(labels) - 1, 1)
+
+    def x(index: int) -> float:
+        return round(MARGIN_LEFT + plot_width * index / steps, 1)
+
+    def y(value: float) -> float:
+        return round(MARGIN_TOP + plot_height * (1 - value / top_value), 1)
+
+    drawn = []
+    for name, values in series.items():
+        dots = [(x(i), y(v), v) for i, v in enumerate(values)]
+        drawn.append(Series(name, values, " ".join(f"{px},{py}" for px, py, _ in dots), dots))
+    ticks = [(y(top_value * n / 4), round(top_value * n / 4)) for n in range(5)]
+    return LineChart(title, labels, [x(i) for i in range(len(labels))], drawn, ticks)
+
+
+@dataclass(frozen=True)
+class GridCell:
+    x: int
+    y: int
+    members: int
+    listings: int
+    shade: int  # 0-4: how many members ask here, for each listing offered
+
+
+@dataclass(frozen=True)
+class GridMap:
+    cells: list[GridCell]
+    width: int
+    height: int
+    size: int
+
+
+def grid_map(cells: list[dict], size: int = 28) -> GridMap | None:
+    """Cells laid out by their row (north at the top) and column (west at the left)."""
+    if not cells:
+        return None
+    rows = [cell["row"] for cell in cells]
+    cols = [cell["col"] for cell in cells]
+    north, west = max(rows), min(cols)
+    drawn = [
+        GridCell(
+            x=(cell["col"] - west) * size,
+            y=(north - cell["row"]) * size,
+            members=cell["members"],
+            listings=cell["listings"],
+            shade=_shade(cell["members"], cell["listings"]),
+        )
+        for cell in cells
+    ]
+    width = (max(cols) - west + 1) * size
+    height = (north - min(rows) + 1) * size
+    return GridMap(drawn, width, height, size)
+
+
+def _shade(members: int, listings: int) -> int:
+    """0: nobody asking; 1: well served ... 4: many asking and nothing offered."""
+    if members == 0:
+        return 0
+    per_listing = members / max(listings, 0.5)
+    for shade, limit in ((1, 5), (2, 15), (3, 40)):
+        if per_listing <= limit:
+            return shade
+    return 4

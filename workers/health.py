@@ -1,0 +1,85 @@
+"""How the queues and their processes are doing: what the dashboard's jobs page shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from redis import Redis
+from rq import Worker
+from rq.cron import CronScheduler
+
+from workers.queues import ALL_QUEUES, queue
+
+# A worker renews its heartbeat every few seconds even when idle (RQ: at least once per
+# worker_ttl); a scheduler every few seconds. Silence this long means it is gone.
+WORKER_SILENT_AFTER = timedelta(seconds=90)
+SCHEDULER_SILENT_AFTER = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    name: str
+    waiting: int
+    running: int
+    failed: int
+    scheduled: int  # retries waiting out their backoff
+
+
+@dataclass(frozen=True)
+class ProcessLiveness:
+    name: str
+    kind: str  # worker | scheduler
+    last_heartbeat: datetime | None
+    alive: bool
+    state: str
+
+
+def queue_depths(connection: Redis) -> list[QueueDepth]:
+    depths = []
+    for name in ALL_QUEUES:
+        rq_queue = queue(name, connection)
+        depths.append(
+            QueueDepth(
+                name=name,
+                waiting=rq_queue.count,
+                running=rq_queue.started_job_registry.count,
+                failed=rq_queue.failed_job_registry.count,
+                scheduled=rq_queue.scheduled_job_registry.count,
+            )
+        )
+    return depths
+
+
+def processes(connection: Redis, now: datetime | None = None) -> list[ProcessLiveness]:
+    now = now or datetime.now(UTC)
+    found = [
+        _liveness(
+            worker.name,
+            "worker",
+            worker.last_heartbeat,
+            worker.get_state(),
+            now,
+            WORKER_SILENT_AFTER,
+        )
+        for worker in Worker.all(connection=connection)
+    ]
+    found += [
+        _liveness(
+            scheduler.name,
+            "scheduler",
+            scheduler.last_heartbeat(),
+            "scheduling",
+            now,
+            SCHEDULER_SILENT_AFTER,
+        )
+        for scheduler in CronScheduler.all(connection)
+    ]
+    return found
+
+
+def _liveness(name, kind, heartbeat, state, now, silent_after) -> ProcessLiveness:
+    if heartbeat is not None and heartbeat.tzinfo is None:
+        heartbeat = heartbeat.replace(tzinfo=UTC)  # RQ keeps UTC without a zone
+    alive = heartbeat is not None and now - heartbeat <= silent_after
+    return ProcessLiveness(name, kind, heartbeat, alive, str(state))
