@@ -150,6 +150,7 @@ def fill(kindred, members: int, listings: int) -> None:
     insert_in_batches(
         kindred, Suggestion, _suggestions(members, listings, rng, now), total, "suggestions"
     )
+    _record_good_matches(kindred)
     insert_in_batches(
         kindred, Introduction, _introductions(members, rng, now), members // 5, "introductions"
     )
@@ -171,6 +172,26 @@ def fill(kindred, members: int, listings: int) -> None:
         members // 2,
         "email deliveries",
     )
+
+
+def _record_good_matches(kindred) -> None:
+    """members.last_good_match_at, as the matching jobs would have kept it."""
+    import sqlalchemy as sa
+
+    from service.adapters.orm import Member, Suggestion
+    from service.services.members import GOOD_MATCH_SCORE
+
+    latest_good = (
+        sa.select(sa.func.max(Suggestion.created_at))
+        .where(
+            Suggestion.member_id == Member.id,
+            Suggestion.kind == "group",
+            Suggestion.score >= GOOD_MATCH_SCORE,
+        )
+        .scalar_subquery()
+    )
+    with kindred.engine.begin() as connection:
+        connection.execute(sa.update(Member).values(last_good_match_at=latest_good))
 
 
 def _member(n: int, rng: random.Random, now) -> dict:
@@ -316,9 +337,14 @@ def main() -> dict:
 
 
 def _analyze(kindred) -> None:
-    """Fresh planner statistics, as autovacuum (PostgreSQL) or `ANALYZE` would have them."""
+    """The state a running database is in: planner statistics, and on PostgreSQL the visibility
+    map that autovacuum keeps (without it no index-only scan can skip the table)."""
     import sqlalchemy as sa
 
+    if kindred.engine.dialect.name == "postgresql":
+        with kindred.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.execute(sa.text("VACUUM ANALYZE"))
+        return
     with kindred.engine.begin() as connection:
         connection.execute(sa.text("ANALYZE"))
 

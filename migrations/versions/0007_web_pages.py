@@ -27,7 +27,7 @@ DASHBOARD_INDEXES = [
     ("ix_introductions_introduced_at", "introductions", ["introduced_at"]),
     ("ix_members_created_at", "members", ["created_at"]),
     ("ix_members_last_active_at", "members", ["last_active_at"]),
-    ("ix_members_consent_matching", "members", ["consent_matching"]),
+    ("ix_members_matching_good_match", "members", ["consent_matching", "last_good_match_at"]),
     ("ix_notifications_created_at", "notifications", ["created_at"]),
     ("ix_notification_deliveries_status_sent_at", "notification_deliveries", ["status", "sent_at"]),
 ]
@@ -81,7 +81,14 @@ def upgrade() -> None:
                                       sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('calendar_feed_key', sa.Integer(), server_default='0',
                                       nullable=False))
+        batch_op.add_column(sa.Column('last_good_match_at', sa.DateTime(timezone=True),
+                                      nullable=True))
     _set_purposes(NEW_PURPOSES)
+    # From the suggestions already made (0.5: the good-match score when this was written).
+    op.execute(
+        "UPDATE members SET last_good_match_at = (SELECT max(s.created_at) FROM suggestions s "
+        "WHERE s.member_id = members.id AND s.kind = 'group' AND s.score >= 0.5)"
+    )
     for name, table, columns in DASHBOARD_INDEXES:
         op.create_index(op.f(name), table, columns, unique=False)
 
@@ -92,6 +99,7 @@ def downgrade() -> None:
     op.execute("DELETE FROM consent_records WHERE purpose = 'coordinator_contact'")
     _set_purposes(OLD_PURPOSES)
     with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.drop_column('last_good_match_at')
         batch_op.drop_column('calendar_feed_key')
         batch_op.drop_column('consent_coordinator_contact_at')
         batch_op.drop_column('consent_coordinator_contact')

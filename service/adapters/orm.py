@@ -222,7 +222,12 @@ class ListingTag(Base):
 
 class Member(Tagged, Base):
     __tablename__ = "members"
-    __table_args__ = (sa.Index("ix_members_lat_lon", "lat", "lon"),)
+    __table_args__ = (
+        sa.Index("ix_members_lat_lon", "lat", "lon"),
+        # "Still without a good match" on the dashboard: one index range, not a scan of
+        # every suggestion.
+        sa.Index("ix_members_matching_good_match", "consent_matching", "last_good_match_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     display_name: Mapped[str] = mapped_column(sa.String(60))
@@ -264,7 +269,7 @@ class Member(Tagged, Base):
     # once the member has stopped editing, not one per keystroke.
     rematch_due_at: Mapped[datetime | None]
     # Current consents; consent_records keeps the history of every change.
-    consent_matching: Mapped[bool] = mapped_column(default=False, index=True)
+    consent_matching: Mapped[bool] = mapped_column(default=False)
     consent_matching_at: Mapped[datetime | None]
     consent_peer_introductions: Mapped[bool] = mapped_column(default=False)
     consent_peer_introductions_at: Mapped[datetime | None]
@@ -277,6 +282,9 @@ class Member(Tagged, Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # Asking for matches, answering, editing, signing in: the dashboard's "went quiet" list.
     last_active_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # When a group suggestion scoring at least GOOD_MATCH_SCORE was last made for the member,
+    # kept by the matching and fan-out jobs.
+    last_good_match_at: Mapped[datetime | None]
 
     tags: Mapped[list[MemberTag]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, lazy="selectin"

@@ -9,6 +9,7 @@ import json
 import os
 import random
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from tqdm import tqdm
@@ -167,6 +168,25 @@ def _seed_members(kindred, creds, member_count, rng, progress):
         signed_up = members.sign_up(kindred.uow(), member_payload(number, rng))
         if number < 3:
             creds.member_tokens[signed_up.member.display_name] = signed_up.token
+    _age_some_members(kindred)
+
+
+def _age_some_members(kindred) -> None:
+    """A demo city is not born today: one member in five joined weeks ago and has been quiet
+    since, so the dashboard's weekly charts and "went quiet" list have something to show."""
+    import sqlalchemy as sa
+
+    from service.adapters.orm import Member, utcnow
+
+    with kindred.uow(publish=False) as uow:
+        for weeks in range(1, 11):
+            back = utcnow() - timedelta(weeks=weeks, days=1)
+            uow.session.execute(
+                sa.update(Member)
+                .where(Member.id % 50 == weeks * 5 % 50)
+                .values(created_at=back, last_active_at=back, updated_at=Member.updated_at)
+            )
+        uow.commit()
 
 
 def member_payload(number: int, rng: random.Random) -> dict:
@@ -212,5 +232,10 @@ def member_payload(number: int, rng: random.Random) -> dict:
         "digest_day": rng.choice(list(Weekday)),
         "timezone": "Europe/London",
         "max_notifications_per_week": rng.choice([1, 2, 3, 3, 5]),
-        "consents": {"matching": rng.random() < 0.92, "peer_introductions": rng.random() < 0.6},
+        "consents": {
+            "matching": rng.random() < 0.92,
+            "peer_introductions": rng.random() < 0.6,
+            # From the member number, not the random stream: earlier figures stay the same.
+            "coordinator_contact": number % 3 == 0,
+        },
     }

@@ -11,11 +11,11 @@ from service.adapters.orm import Member, Suggestion, utcnow
 from service.domain.events import cycle_of, subject
 from service.domain.vocabulary import ListingStatus, SuggestionKind
 from service.matching.incremental import new_listing_reasons
-from service.services import notifications, outbox
+from service.services import members, notifications, outbox
 from service.services.unit_of_work import UnitOfWork
 
 # Good enough to interrupt someone's week for; below it the listing waits for their next match.
-THRESHOLD = 0.5
+THRESHOLD = members.GOOD_MATCH_SCORE
 # However many it fits, one listing tells at most this many members at once.
 MAX_MEMBERS = 200
 # Members looked up per query while offering (well under SQLite's limit on bound values).
@@ -56,6 +56,7 @@ def _best_fits(fitted, record: dict) -> list[tuple[int, float]]:
 
 def _offer(uow: UnitOfWork, matcher, record: dict, chosen: list[tuple[int, float]]) -> int:
     target, cycle, told = f"listing:{record['id']}", cycle_of(utcnow()), 0
+    told_ids: list[int] = []
     already = set(
         uow.session.scalars(sa.select(Suggestion.member_id).where(Suggestion.target == target))
     )
@@ -67,16 +68,18 @@ def _offer(uow: UnitOfWork, matcher, record: dict, chosen: list[tuple[int, float
                 Member.consent_matching.is_(True),  # withdrawn since the fit: not offered
             )
         )
-        members = {member.id: member for member in found}
-        room = notifications.room_for_nudges(uow, list(members.values()), utcnow())
+        consenting = {member.id: member for member in found}
+        room = notifications.room_for_nudges(uow, list(consenting.values()), utcnow())
         for member_id, score in batch:
             if told >= MAX_MEMBERS:
-                return told
-            member = members.get(member_id)
+                break
+            member = consenting.get(member_id)
             if member is None or member.id in already or room[member.id] < 1:
                 continue
             _suggest(uow, matcher, record, profile_record(member), score, target, cycle)
+            told_ids.append(member_id)
             told += 1
+    members.mark_good_match(uow, told_ids)  # every one scored above THRESHOLD
     return told
 
 

@@ -192,6 +192,8 @@ def _store_answer(uow: UnitOfWork, event_id, request_id, groups, peers) -> str:
     for target, old in current.items():
         if target not in targets and old.status is SuggestionStatus.OPEN:
             old.status = SuggestionStatus.EXPIRED
+    if any(found.score >= members.GOOD_MATCH_SCORE for found in groups):
+        members.mark_good_match(uow, [request.member_id])
     request.status, request.finished_at = MatchRequestStatus.DONE, utcnow()
     request.group_count = offered[SuggestionKind.GROUP]
     request.peer_count = offered[SuggestionKind.PEER]

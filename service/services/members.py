@@ -16,6 +16,9 @@ from service.domain.vocabulary import Consent
 from service.services.auth import require_role
 from service.services.unit_of_work import UnitOfWork
 
+# A group suggestion this good is a good match: the fan-out tells members about a new listing
+# only above it, and the dashboard counts members who had none lately.
+GOOD_MATCH_SCORE = 0.5
 # Quiet time after the last change before a profile is matched again.
 REMATCH_AFTER = timedelta(seconds=60)
 # Changes to these fields change what fits the member; the rest (name, rhythm) do not.
@@ -117,6 +120,17 @@ def mark_active(uow: UnitOfWork, member_id: int) -> None:
         .where(Member.id == member_id)
         .values(last_active_at=utcnow(), updated_at=Member.updated_at)
     )
+
+
+def mark_good_match(uow: UnitOfWork, member_ids: list[int]) -> None:
+    """These members were just suggested a group scoring at least GOOD_MATCH_SCORE (in the
+    caller's transaction). Like activity, not a profile change: updated_at is kept."""
+    if member_ids:
+        uow.session.execute(
+            sa.update(Member)
+            .where(Member.id.in_(member_ids))
+            .values(last_good_match_at=utcnow(), updated_at=Member.updated_at)
+        )
 
 
 def _me(uow: UnitOfWork, caller: Principal) -> Member:

@@ -69,6 +69,12 @@ def test_a_match_request_reaches_done_with_reasoned_suggestions(app, kindred, ca
     inbox = ann.get("/api/v1/members/me/notifications").json
     assert [n["kind"] for n in inbox] == ["matches_ready"]
     assert inbox[0]["read_at"] is None
+    # The dashboard's "without a good match" reads this, kept by the job; not a profile change.
+    best = max(group["score"] for group in suggestions["groups"])
+    with kindred.uow() as uow:
+        member = uow.members.get(ann.member_id)
+        assert (member.last_good_match_at is not None) == (best >= 0.5)
+        assert member.updated_at < member.last_good_match_at
 
 
 def test_asking_twice_while_waiting_is_one_request(kindred, catalogue, ann):
@@ -341,6 +347,9 @@ def test_a_published_listing_reaches_the_members_it_fits_and_no_one_else(
     for other in (chess, far, no_consent):
         assert other.get("/api/v1/members/me/notifications").json == []
     assert suggested_listings(chess) == [] and suggested_listings(far) == []
+    with kindred.uow() as uow:
+        told = [uow.members.get(m.member_id).last_good_match_at for m in (fits, chess, far)]
+    assert told[0] is not None and told[1:] == [None, None]
 
 
 def test_the_weekly_budget_caps_unasked_for_news(app, kindred, verified_partner):

@@ -112,7 +112,11 @@ def test_overview_counts_what_the_rows_say(kindred, organization, coordinator_ca
     last_week = week_start(now) - timedelta(days=3)
     with kindred.uow() as uow:
         s = uow.session
+        # Good matches lately: members 0 and 1 (as the matching job records it), and 3 long ago.
         members = [add_member(s, n) for n in range(4)]
+        for member in members[:2]:
+            member.last_good_match_at = now
+        members[3].last_good_match_at = now - timedelta(weeks=6)
         add_member(s, 9, consent_matching=False)
         garden = add_listing(s, org.id, "Garden club")
         add_listing(s, org.id, "Waiting", status="pending_review")
@@ -148,8 +152,8 @@ def test_overview_counts_what_the_rows_say(kindred, organization, coordinator_ca
     assert figures["acceptance_rate"] == pytest.approx(2 / 3)
     assert figures["introductions_this_week"] == 1
     assert figures["notifications_this_week"] == 1
-    # members[2] only had a weak suggestion: still without a good match, like nobody else.
-    assert figures["without_good_match"] == 1
+    # members[2] only had a weak suggestion, and members[3] a good one too long ago.
+    assert figures["without_good_match"] == 2
     assert summary.weekly["suggestions made"][-1] == 3
     assert summary.weekly["suggestions made"][-2] == 1
     assert summary.weekly["said yes"][-1] == 2
