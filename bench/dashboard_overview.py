@@ -181,17 +181,18 @@ def _record_good_matches(kindred) -> None:
     from service.adapters.orm import Member, Suggestion
     from service.services.members import GOOD_MATCH_SCORE
 
-    latest_good = (
-        sa.select(sa.func.max(Suggestion.created_at))
-        .where(
-            Suggestion.member_id == Member.id,
-            Suggestion.kind == "group",
-            Suggestion.score >= GOOD_MATCH_SCORE,
-        )
-        .scalar_subquery()
+    good = (
+        sa.select(Suggestion.member_id, sa.func.max(Suggestion.created_at).label("latest"))
+        .where(Suggestion.kind == "group", Suggestion.score >= GOOD_MATCH_SCORE)
+        .group_by(Suggestion.member_id)
+        .subquery()
     )
     with kindred.engine.begin() as connection:
-        connection.execute(sa.update(Member).values(last_good_match_at=latest_good))
+        connection.execute(
+            sa.update(Member)
+            .values(last_good_match_at=good.c.latest)
+            .where(Member.id == good.c.member_id)
+        )
 
 
 def _member(n: int, rng: random.Random, now) -> dict:

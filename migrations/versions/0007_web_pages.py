@@ -85,9 +85,13 @@ def upgrade() -> None:
                                       nullable=True))
     _set_purposes(NEW_PURPOSES)
     # From the suggestions already made (0.5: the good-match score when this was written).
+    # UPDATE ... FROM a grouped subquery (PostgreSQL, SQLite 3.33+): one pass over the
+    # suggestions, where a correlated subquery per member let SQLite scan them for each member.
     op.execute(
-        "UPDATE members SET last_good_match_at = (SELECT max(s.created_at) FROM suggestions s "
-        "WHERE s.member_id = members.id AND s.kind = 'group' AND s.score >= 0.5)"
+        "UPDATE members SET last_good_match_at = good.latest FROM ("
+        "SELECT member_id, max(created_at) AS latest FROM suggestions "
+        "WHERE kind = 'group' AND score >= 0.5 GROUP BY member_id) AS good "
+        "WHERE good.member_id = members.id"
     )
     for name, table, columns in DASHBOARD_INDEXES:
         op.create_index(op.f(name), table, columns, unique=False)
