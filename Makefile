@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# axe-core (npm) for the browser tests; the browser itself is Debian's Chromium, never downloaded.
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 
-.PHONY: run test lint install clean evaluate bench bench-pipeline
+.PHONY: run test lint install clean evaluate bench bench-pipeline bench-dashboard
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +24,17 @@ install: $(STAMP)
 run: install
 	$(BIN)/kindred run
 
-## make test: the whole suite (PostgreSQL and Redis tests run when DATABASE_URL/REDIS_URL are set)
-test: install
+# The version pinned in tests/browser/package-lock.json. Without npm the browser tests skip.
+$(AXE): tests/browser/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/browser --no-audit --no-fund && touch $@; \
+	else \
+		echo "note: npm not found: axe-core not installed, the browser tests (tests/browser) skip"; \
+	fi
+
+## make test: the whole suite (PostgreSQL and Redis tests run when DATABASE_URL/REDIS_URL are set;
+## browser tests when /usr/bin/chromium and npm are there)
+test: install $(AXE)
 	$(BIN)/ruff check service workers tests migrations bench
 	$(BIN)/python -m pytest
 
@@ -48,6 +60,12 @@ bench-pipeline: install
 	$(BIN)/python -m bench.outbox_relay --json var/bench/results/outbox_relay.json
 	$(BIN)/python -m bench.match_latency --json var/bench/results/match_latency.json
 	$(BIN)/python -m bench.listing_fanout_db --json var/bench/results/listing_fanout_db.json
+
+## make bench-dashboard: server time of the coordinator overview at 100,000 members and 10,000
+## listings on SQLite (add DASHBOARD_DB=postgresql://... for an empty PostgreSQL database)
+bench-dashboard: install
+	$(BIN)/python -m bench.dashboard_overview --json var/bench/results/dashboard_overview.json \
+		$(if $(DASHBOARD_DB),--database-url $(DASHBOARD_DB))
 
 lint: install
 	$(BIN)/ruff check service workers tests migrations bench

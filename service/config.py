@@ -83,7 +83,7 @@ class Settings:
             smtp_url=os.environ.get("KINDRED_SMTP_URL") or "maildir",
             mail_from=os.environ.get("KINDRED_MAIL_FROM") or "kindred <noreply@kindred.invalid>",
             webhook_allow_private=os.environ.get("KINDRED_WEBHOOK_ALLOW_PRIVATE") == "1",
-            public_url=(os.environ.get("KINDRED_PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/"),
+            public_url=(os.environ.get("KINDRED_PUBLIC_URL") or cls.public_url).rstrip("/"),
             secure_cookies=os.environ.get("KINDRED_SECURE_COOKIES", "1") != "0",
             force_https=os.environ.get("KINDRED_FORCE_HTTPS") == "1",
             quiet_after_weeks=_int("KINDRED_QUIET_AFTER_WEEKS", 4),

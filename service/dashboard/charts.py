@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 
 WIDTH, HEIGHT = 640, 260
-MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 48, 16, 16, 36
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 48, 28, 16, 36
 
 
 @dataclass(frozen=True)
@@ -36,19 +36,16 @@ class LineChart:
     bottom: int = HEIGHT - MARGIN_BOTTOM
 
 
-def nice_ceiling(value: float) -> int:
-    """The axis top: 1, 2 or 5 times a power of ten, at least the largest value."""
-    if value <= 0:
-        return 1
-    power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 5, 10):
-        if value <= step * power:
-            return int(step * power) if step * power >= 1 else 1
-    return int(10 * power)
+def tick_step(largest: float, ticks: int = 4) -> int:
+    """A whole step of 1, 2 or 5 times a power of ten, so that `ticks` steps reach `largest`."""
+    wanted = max(largest / ticks, 1)
+    power = 10 ** math.floor(math.log10(wanted))
+    return next(int(m * power) for m in (1, 2, 5, 10) if m * power >= wanted)
 
 
 def line_chart(title: str, labels: list[str], series: dict[str, list[int | float]]) -> LineChart:
-    top_value = nice_ceiling(max((max(v) for v in series.values() if v), default=0))
+    step = tick_step(max((max(v) for v in series.values() if v), default=0))
+    top_value = 4 * step
     plot_width = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
     plot_height = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
     steps = max(len(labels) - 1, 1)
@@ -63,7 +60,7 @@ def line_chart(title: str, labels: list[str], series: dict[str, list[int | float
     for name, values in series.items():
         dots = [(x(i), y(v), v) for i, v in enumerate(values)]
         drawn.append(Series(name, values, " ".join(f"{px},{py}" for px, py, _ in dots), dots))
-    ticks = [(y(top_value * n / 4), round(top_value * n / 4)) for n in range(5)]
+    ticks = [(y(step * n), step * n) for n in range(5)]
     return LineChart(title, labels, [x(i) for i in range(len(labels))], drawn, ticks)
 
 
@@ -84,13 +81,20 @@ class GridMap:
     size: int
 
 
-def grid_map(cells: list[dict], size: int = 28) -> GridMap | None:
-    """Cells laid out by their row (north at the top) and column (west at the left)."""
+MAP_WIDTH = 600
+
+
+def grid_map(cells: list[dict], size: int | None = None) -> GridMap | None:
+    """Cells laid out by their row (north at the top) and column (west at the left), each as
+    large as fits the map's width (between 16 and 60 px)."""
     if not cells:
         return None
     rows = [cell["row"] for cell in cells]
     cols = [cell["col"] for cell in cells]
     north, west = max(rows), min(cols)
+    if size is None:
+        span = max(max(cols) - west, north - min(rows)) + 1
+        size = min(60, max(16, MAP_WIDTH // span))
     drawn = [
         GridCell(
             x=(cell["col"] - west) * size,

@@ -28,7 +28,7 @@ class FormInvalid(Exception):
 
 
 def words(text: str | None) -> list[str]:
-    """"gardening, walking\nchess" -> ["gardening", "walking", "chess"]."""
+    """Comma, semicolon or line separated text as a list: "gardening, walking" -> 2 words."""
     return [part.strip() for part in LIST_SEPARATORS.split(text or "") if part.strip()]
 
 

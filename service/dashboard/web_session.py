@@ -79,8 +79,10 @@ def page_for(role: Role):
             if caller is None:
                 return redirect(url_for(SIGN_IN_PAGE[role], next=request.full_path.rstrip("?")))
             if caller.role is not role:
-                abort(403, f"This page is for {role.value}s. You are signed in as a "
-                      f"{caller.role.value}.")
+                abort(
+                    403,
+                    f"This page is for {role.value}s. You are signed in as a {caller.role.value}.",
+                )
             g.caller = caller
             return view(*args, **kwargs)
 
@@ -94,7 +96,12 @@ def safe_next(target: str | None, fallback: str) -> str:
     if not target:
         return fallback
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
-            or "\\" in target:
+    if (
+        parts.scheme
+        or parts.netloc
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+    ):
         return fallback
     return target

@@ -96,9 +96,7 @@ def _figures_query(this_week: datetime, now: datetime) -> sa.Select:
         _count(Suggestion, Suggestion.answered_at >= this_week, Suggestion.status == "no").label(
             "no_this_week"
         ),
-        _count(Suggestion, Suggestion.status == SuggestionStatus.OPEN).label(
-            "open_suggestions"
-        ),
+        _count(Suggestion, Suggestion.status == SuggestionStatus.OPEN).label("open_suggestions"),
         _count(
             Introduction,
             Introduction.introduced_at >= this_week,

@@ -73,8 +73,9 @@ def test_the_json_api_needs_no_csrf_token(app, coordinator_account):
 def test_sign_in_attempts_are_rate_limited_per_address(visitor, kindred, coordinator_account):
     visitor.get("/dashboard/login")
     statuses = [
-        visitor.post("/dashboard/login", {"email": COORDINATOR_EMAIL, "password": "guess"})
-        .status_code
+        visitor.post(
+            "/dashboard/login", {"email": COORDINATOR_EMAIL, "password": "guess"}
+        ).status_code
         for _ in range(12)
     ]
     assert statuses[:10] == [401] * 10
