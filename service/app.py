@@ -24,6 +24,6 @@ def create_app(settings: Settings | None = None, kindred: Kindred | None = None)
     )
     app.extensions["kindred"] = kindred
     logging.basicConfig(level=kindred.settings.log_level)
-    register_api(app)
-    register_pages(app, api_blueprints=list(app.blueprints))
+    api = register_api(app)
+    register_pages(app, api, api_blueprints=list(app.blueprints))
     return app

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, render_template
+from flask import Blueprint, Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -15,11 +15,27 @@ from service.domain.errors import DomainError
 PAGE_BLUEPRINTS = (sign_in.bp, coordinator.bp, member.bp, partner.bp)
 
 
-def register_pages(app: Flask, api_blueprints: list[str]) -> None:
+# Everything the JSON API serves; other paths are pages.
+API_PATHS = ("/api/", "/openapi.json", "/healthz", "/readyz", "/docs")
+
+
+def register_pages(app: Flask, api, api_blueprints: list[str]) -> None:
     settings = app.extensions["kindred"].settings
     protect(app, settings, api_blueprints)
     for blueprint in PAGE_BLUEPRINTS:
         app.register_blueprint(blueprint)
+
+    @app.errorhandler(404)
+    @app.errorhandler(405)
+    def page_or_json_error(error: HTTPException):
+        """An unknown address is a page for people and JSON for programs: the API's paths and
+        callers that ask for JSON keep the API's error shape."""
+        wants_json = request.accept_mimetypes.best == "application/json"
+        if request.path.startswith(API_PATHS) or wants_json:
+            return api.handle_http_exception(error)
+        return render_template("error.html", status=error.code, message=error.description), (
+            error.code
+        )
 
     @app.context_processor
     def page_globals():

@@ -67,7 +67,6 @@ import mailbox
 import os
 import re
 import shutil
-import signal
 import threading
 import weakref
 from dataclasses import dataclass
@@ -163,14 +162,7 @@ class LiveServer:
     def run_jobs(self) -> None:
         """Every queued job, by the real RQ worker in burst mode, in this process."""
         context.use(self.kindred)
-        # RQ installs its SIGINT/SIGTERM handlers and leaves them behind: restored here, or a
-        # later Ctrl+C, or a forked test process told to stop (multiprocessing pools), runs RQ's.
-        handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            run_worker(self.kindred)
-        finally:
-            for number, handler in handlers.items():
-                signal.signal(number, handler)
+        run_worker(self.kindred)  # restores the signal handlers RQ installs
 
     def links_in_mail(self, to: str | None = None) -> list[str]:
         """Links to this server in the mail sent so far (to one address), oldest first."""

@@ -221,3 +221,10 @@ def test_each_role_is_refused_the_others_pages(
             assert response.status == 403, path
             expect(page.get_by_role("heading", level=1)).to_have_text("Not for this account")
     checked(member, "flow-member-refused-partner", expected_status=403)
+
+
+def test_an_unknown_address_is_a_readable_page(page):
+    response = page.goto("/no-such-page")
+    assert response.status == 404
+    expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
+    checked(page, "not-found", expected_status=404)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
 
 import pytest
@@ -141,5 +142,14 @@ def listing_body(**overrides) -> dict:
 
 def run_worker(kindred) -> None:
     """kindred's RQ worker in burst mode: every queued job, as `kindred worker` runs them,
-    then return."""
-    build_worker(kindred.redis).work(burst=True, with_scheduler=False)
+    then return.
+
+    RQ installs its own SIGINT/SIGTERM handlers and leaves them behind; they are restored here,
+    or a later Ctrl+C, or a forked test process told to stop (a multiprocessing pool), would run
+    RQ's handler in the test process."""
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        build_worker(kindred.redis).work(burst=True, with_scheduler=False)
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)

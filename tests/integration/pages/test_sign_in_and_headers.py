@@ -193,3 +193,13 @@ def test_forged_links_are_refused(visitor):
     visitor.get("/me/sign-in/forged")
     response = visitor.post("/me/sign-in/forged")
     assert response.status_code == 401 and "not valid" in text_of(response)
+
+
+def test_unknown_addresses_are_a_page_for_people_and_json_for_programs(visitor, app):
+    page = visitor.get("/no-such-page")
+    assert page.status_code == 404
+    assert page.mimetype == "text/html" and "Not found" in text_of(page)
+    api = app.test_client().get("/api/v1/no-such-thing")
+    assert api.status_code == 404 and api.json["code"] == 404
+    asked_for_json = app.test_client().get("/nope", headers={"Accept": "application/json"})
+    assert asked_for_json.status_code == 404 and asked_for_json.json["code"] == 404
