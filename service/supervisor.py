@@ -27,6 +27,8 @@ def run_all(port: int, seed: bool) -> int:
     settings = Settings.from_env()
     embedded = None
     env = dict(os.environ, KINDRED_VAR_DIR=str(settings.var_dir))
+    # Links in emails (sign-in, calendar) point at this server unless told otherwise.
+    env.setdefault("KINDRED_PUBLIC_URL", f"http://127.0.0.1:{port}")
     if settings.uses_embedded_redis:
         embedded = start_embedded(settings.var_dir)
         env["REDIS_URL"] = socket_url(embedded)

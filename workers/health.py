@@ -68,7 +68,7 @@ def processes(connection: Redis, now: datetime | None = None) -> list[ProcessLiv
         _liveness(
             scheduler.name,
             "scheduler",
-            scheduler.last_heartbeat(),
+            scheduler.last_heartbeat,  # a property in RQ 3
             "scheduling",
             now,
             SCHEDULER_SILENT_AFTER,

@@ -23,7 +23,9 @@ from service.services import dashboard
 from service.services.dashboard import week_start
 from tests.integration.api.conftest import run_worker
 from tests.integration.pages.conftest import PageClient, text_of
+from workers import health
 from workers.queues import MAINTENANCE, queue
+from workers.scheduler import build_scheduler
 from workers.worker import build_worker
 
 DASHBOARD_PAGES = [
@@ -377,14 +379,22 @@ def test_failed_jobs_are_listed_and_retried_one_or_all(kindred, coordinator_page
     assert sorted(queue(MAINTENANCE, kindred.redis).get_job_ids()) == sorted([first, second])
 
 
-def test_jobs_page_tells_live_workers_from_silent_ones(kindred, coordinator_page):
+def test_jobs_page_tells_live_workers_and_the_scheduler(kindred, coordinator_page):
     assert "nothing running" in text_of(coordinator_page.get("/dashboard/jobs"))
     worker = build_worker(kindred.redis, name="kindred-test-worker")
     worker.register_birth()
+    scheduler = build_scheduler(kindred.redis)
     try:
         worker.heartbeat()
         page = text_of(coordinator_page.get("/dashboard/jobs"))
         assert "kindred-test-worker" in page and "alive" in page
         assert "no scheduler" in page
+        scheduler.register_birth()
+        scheduler.heartbeat()
+        page = text_of(coordinator_page.get("/dashboard/jobs"))
+        assert "kindred-scheduler" in page and "no scheduler" not in page
+        [seen] = [p for p in health.processes(kindred.redis) if p.kind == "scheduler"]
+        assert seen.alive and seen.last_heartbeat is not None
     finally:
         worker.register_death()
+        scheduler.register_death()
