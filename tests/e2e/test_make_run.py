@@ -76,6 +76,10 @@ def test_run_serves_demo_data_runs_jobs_and_stops_on_ctrl_c(tmp_path):
         wait_until_ready(base, process, log)
         assert fetch(f"{base}/openapi.json")[0] == 200
         assert fetch(f"{base}/docs")[0] == 200
+        assert b"Welcome to kindred" in fetch(f"{base}/")[1]
+        for form in ("/dashboard/login", "/me/join", "/me/sign-in", "/partner/sign-in"):
+            status, html = fetch(f"{base}{form}")
+            assert status == 200 and b'name="csrf_token"' in html, form
         creds = json.loads((tmp_path / "var" / "demo-credentials.json").read_text())
         status, body = fetch(f"{base}/api/v1/listings?page_size=100", creds["coordinator"]["token"])
         assert status == 200 and len(json.loads(body)) == 60
