@@ -35,8 +35,7 @@ CONTENT_SECURITY_POLICY = {
 }
 SESSION_COOKIE = "kindred_session"
 
-csrf = CSRFProtect()
-talisman = Talisman()
+# Module level because views name it in their decorators; its storage is set per app below.
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
 
 
@@ -62,7 +61,8 @@ def protect(app: Flask, settings: Settings, api_blueprints: list[str]) -> None:
         RATELIMIT_STORAGE_URI=limiter_storage_uri(settings.redis_url),
         RATELIMIT_KEY_PREFIX="kindred-limits",
     )
-    talisman.init_app(
+    # Headers and CSRF are set up per app (their settings live on the instance).
+    Talisman(
         app,
         force_https=settings.force_https,
         strict_transport_security=True,  # sent on https responses only
@@ -74,7 +74,7 @@ def protect(app: Flask, settings: Settings, api_blueprints: list[str]) -> None:
         referrer_policy="no-referrer",
         permissions_policy={"geolocation": "()", "camera": "()", "microphone": "()"},
     )
-    csrf.init_app(app)
+    csrf = CSRFProtect(app)
     for name in api_blueprints:
         csrf.exempt(app.blueprints[name])
     limiter.init_app(app)
