@@ -53,6 +53,12 @@ def week_start(moment: datetime) -> datetime:
     return day - timedelta(days=day.weekday())
 
 
+def _total(expression) -> sa.Cast:
+    """SUM as a whole number, 0 when there is nothing to add (PostgreSQL sums integers as
+    NUMERIC, which Python reads as Decimal)."""
+    return sa.cast(sa.func.coalesce(sa.func.sum(expression), 0), sa.Integer)
+
+
 def _count(model, *where) -> sa.ScalarSelect:
     return sa.select(sa.func.count()).select_from(model).where(*where).scalar_subquery()
 
@@ -243,7 +249,7 @@ def _area_rows(session, unserved_by_area: dict) -> list[dict]:
         sa.select(
             Listing.area,
             sa.func.count(),
-            sa.func.sum(sa.case((_low_key_listing(), 1), else_=0)),
+            _total(sa.case((_low_key_listing(), 1), else_=0)),
         )
         .where(Listing.status == ListingStatus.ACTIVE, Listing.is_virtual.is_(False))
         .group_by(Listing.area)
@@ -377,8 +383,8 @@ def _listing_answers() -> sa.Subquery:
         sa.select(
             Suggestion.listing_id.label("listing_id"),
             sa.func.count().label("suggested"),
-            sa.func.sum(sa.case((status == "yes", 1), else_=0)).label("yes"),
-            sa.func.sum(sa.case((status == "no", 1), else_=0)).label("no"),
+            _total(sa.case((status == "yes", 1), else_=0)).label("yes"),
+            _total(sa.case((status == "no", 1), else_=0)).label("no"),
         )
         .where(Suggestion.kind == SuggestionKind.GROUP)
         .group_by(Suggestion.listing_id)
@@ -401,17 +407,15 @@ def organizations_report(uow: UnitOfWork, caller: Principal) -> list[dict]:
             Organization.name,
             Organization.verified,
             sa.func.count(Listing.id).label("listings"),
-            sa.func.sum(sa.case((Listing.status == ListingStatus.ACTIVE, 1), else_=0)).label(
-                "active"
+            _total(sa.case((Listing.status == ListingStatus.ACTIVE, 1), else_=0)).label("active"),
+            _total(sa.case((Listing.status == ListingStatus.PENDING_REVIEW, 1), else_=0)).label(
+                "pending"
             ),
-            sa.func.sum(
-                sa.case((Listing.status == ListingStatus.PENDING_REVIEW, 1), else_=0)
-            ).label("pending"),
-            sa.func.coalesce(sa.func.sum(answers.c.suggested), 0).label("suggested"),
-            sa.func.coalesce(sa.func.sum(answers.c.yes), 0).label("yes"),
-            sa.func.coalesce(sa.func.sum(answers.c.no), 0).label("no"),
-            sa.func.sum(sa.case((Listing.capacity.is_not(None), yes), else_=0)).label("yes_capped"),
-            sa.func.sum(Listing.capacity).label("capacity"),
+            _total(answers.c.suggested).label("suggested"),
+            _total(answers.c.yes).label("yes"),
+            _total(answers.c.no).label("no"),
+            _total(sa.case((Listing.capacity.is_not(None), yes), else_=0)).label("yes_capped"),
+            _total(Listing.capacity).label("capacity"),
         )
         .outerjoin(Listing, Listing.organization_id == Organization.id)
         .outerjoin(answers, answers.c.listing_id == Listing.id)
