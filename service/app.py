@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service.api import register_api
 from service.bootstrap import Kindred, bootstrap
@@ -23,6 +24,11 @@ def create_app(settings: Settings | None = None, kindred: Kindred | None = None)
         JSON_SORT_KEYS=False,
     )
     app.extensions["kindred"] = kindred
+    if kindred.settings.trusted_proxies:
+        # Behind a proxy every request comes from its address: without this, one sign-in limit
+        # would be shared by everyone, and https would look like http.
+        hops = kindred.settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     logging.basicConfig(level=kindred.settings.log_level)
     api = register_api(app)
     register_pages(app, api, api_blueprints=list(app.blueprints))

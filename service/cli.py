@@ -148,6 +148,9 @@ def gunicorn_args(host: str, port: int, workers: int) -> list[str]:
         str(workers),
         "--access-logfile",
         "-",
+        # Sign-in links and calendar feeds carry their token in the path: not in the log.
+        "--logger-class",
+        "service.adapters.access_log.RedactingLogger",
         "--graceful-timeout",
         "20",
         "service.app:create_app()",

@@ -59,6 +59,9 @@ class Settings:
     secure_cookies: bool = True
     # Redirect http:// to https:// (set where no proxy in front does it).
     force_https: bool = False
+    # Reverse proxies in front of kindred whose X-Forwarded-For/-Proto/-Host are trusted: the
+    # client's address (rate limits) and https (HSTS, redirects) come from them. 0: none.
+    trusted_proxies: int = 0
     # The dashboard lists members with no activity for this many weeks.
     quiet_after_weeks: int = 4
     # Sign-in attempts per address: Flask-Limiter's notation.
@@ -87,6 +90,7 @@ class Settings:
             secure_cookies=os.environ.get("KINDRED_SECURE_COOKIES", "1") != "0",
             force_https=os.environ.get("KINDRED_FORCE_HTTPS") == "1",
             quiet_after_weeks=_int("KINDRED_QUIET_AFTER_WEEKS", 4),
+            trusted_proxies=_int("KINDRED_TRUSTED_PROXIES", 0),
             login_rate_limit=os.environ.get("KINDRED_LOGIN_RATE_LIMIT") or cls.login_rate_limit,
         )
 

@@ -10,10 +10,12 @@ from rq import Worker
 from rq.cron import CronScheduler
 
 from workers.queues import ALL_QUEUES, queue
+from workers.worker import WORKER_TTL_SECONDS
 
-# A worker renews its heartbeat every few seconds even when idle (RQ: at least once per
-# worker_ttl); a scheduler every few seconds. Silence this long means it is gone.
-WORKER_SILENT_AFTER = timedelta(seconds=90)
+# An idle worker renews its heartbeat at least every 45 s (worker_ttl 60 s - 15, see
+# workers.worker), a busy one every 5 s; a scheduler every few seconds. Silence this long means
+# it is gone.
+WORKER_SILENT_AFTER = timedelta(seconds=WORKER_TTL_SECONDS + 30)
 SCHEDULER_SILENT_AFTER = timedelta(seconds=60)
 
 

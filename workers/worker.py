@@ -15,6 +15,9 @@ log = logging.getLogger(__name__)
 
 # How often a busy worker says it is alive; a job is reclaimed soon after the heartbeats stop.
 JOB_MONITORING_SECONDS = 5
+# An idle worker blocks on the queues for worker_ttl - 15 s between heartbeats (RQ's default of
+# 420 s would leave the dashboard unable to tell an idle worker from a dead one for 7 minutes).
+WORKER_TTL_SECONDS = 60
 RECLAIM_MARGIN_SECONDS = 10
 
 
@@ -76,4 +79,5 @@ def build_worker(connection: Redis, queue_names=ALL_QUEUES, name: str | None = N
         serializer=SERIALIZER,
         name=name,
         job_monitoring_interval=JOB_MONITORING_SECONDS,
+        worker_ttl=WORKER_TTL_SECONDS,
     )

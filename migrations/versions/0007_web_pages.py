@@ -102,8 +102,14 @@ def downgrade() -> None:
         op.drop_index(op.f(name), table_name=table)
     op.execute("DELETE FROM consent_records WHERE purpose = 'coordinator_contact'")
     _set_purposes(OLD_PURPOSES)
-    with op.batch_alter_table('members', schema=None) as batch_op:
-        batch_op.drop_column('last_good_match_at')
-        batch_op.drop_column('calendar_feed_key')
-        batch_op.drop_column('consent_coordinator_contact_at')
-        batch_op.drop_column('consent_coordinator_contact')
+    added = ['last_good_match_at', 'calendar_feed_key', 'consent_coordinator_contact_at',
+             'consent_coordinator_contact']
+    if op.get_bind().dialect.name == "sqlite":
+        # Not batch mode: it rebuilds the table, and dropping the old members table with foreign
+        # keys on deletes every row that refers to it (tags, suggestions...). SQLite 3.35+
+        # drops a plain column in place.
+        for column in added:
+            op.execute(f"ALTER TABLE members DROP COLUMN {column}")
+        return
+    for column in added:
+        op.drop_column('members', column)

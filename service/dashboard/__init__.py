@@ -8,6 +8,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from service.dashboard import coordinator, member, partner, sign_in
+from service.dashboard.forms import FormInvalid
 from service.dashboard.security import protect
 from service.dashboard.web_session import signed_in
 from service.domain.errors import DomainError
@@ -42,8 +43,26 @@ def register_pages(app: Flask, api, api_blueprints: list[str]) -> None:
         return {"help_line": settings.help_line, "signed_in": signed_in}
 
 
+def _private_pages(blueprint: Blueprint) -> None:
+    """Pages show personal data and one-time secrets: never kept by a browser or a proxy cache
+    (Back after signing out on a shared computer shows nothing)."""
+
+    @blueprint.after_request
+    def no_store(response):
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+
 def _html_errors(blueprint: Blueprint) -> None:
     """Pages answer errors with a page (the API keeps its JSON shape)."""
+
+    @blueprint.errorhandler(FormInvalid)
+    def invalid_form(error: FormInvalid):
+        problems = "; ".join(
+            f"{name}: {' '.join(messages)}" if name != "_body" else " ".join(messages)
+            for name, messages in error.errors.items()
+        )
+        return render_template("error.html", status=422, message=problems or error.message), 422
 
     @blueprint.errorhandler(CSRFError)
     def expired_form(error):
@@ -69,3 +88,4 @@ def _html_errors(blueprint: Blueprint) -> None:
 # Once, at import: blueprints are shared by every app this process creates (tests make many).
 for _blueprint in PAGE_BLUEPRINTS:
     _html_errors(_blueprint)
+    _private_pages(_blueprint)

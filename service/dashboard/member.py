@@ -47,6 +47,7 @@ from service.dashboard.forms import (
     without_empty,
     words,
 )
+from service.dashboard.security import limiter, login_limit
 from service.dashboard.web_session import kindred, page_for, sign_in, sign_out, signed_in
 from service.domain.credentials import Role
 from service.domain.errors import DomainError, NotFound, RuleViolation
@@ -150,6 +151,7 @@ def member_time(moment, zone: str = "UTC") -> str:
 
 
 @bp.route("/join", methods=["GET", "POST"])
+@limiter.limit(login_limit, methods=["POST"])
 def sign_up():
     caller = signed_in()
     if caller is not None and caller.role is Role.MEMBER:
@@ -377,7 +379,7 @@ def home():
     )
 
 
-@bp.post("/suggestions/<int:suggestion_id>/answer")
+@bp.post("/suggestions/<int(max=2147483647):suggestion_id>/answer")
 @page_for(Role.MEMBER)
 def answer(suggestion_id: int):
     form = request.form
@@ -420,14 +422,14 @@ def find_matches():
     return redirect(url_for(".match_request", request_id=asked.id))
 
 
-@bp.get("/match-requests/<int:request_id>")
+@bp.get("/match-requests/<int(max=2147483647):request_id>")
 @page_for(Role.MEMBER)
 def match_request(request_id: int):
     asked = matching.get_match_request(kindred().uow(), g.caller, request_id)
     return render_template("me/match_request.html", asked=asked, message=_progress(asked))
 
 
-@bp.get("/match-requests/<int:request_id>/status")
+@bp.get("/match-requests/<int(max=2147483647):request_id>/status")
 @page_for(Role.MEMBER)
 def match_request_status(request_id: int):
     """For match-poll.js: the same words the page shows, as JSON."""
@@ -486,7 +488,7 @@ def _page_for_link(link: str | None) -> str | None:
     return None
 
 
-@bp.post("/notifications/<int:notification_id>/read")
+@bp.post("/notifications/<int(max=2147483647):notification_id>/read")
 @page_for(Role.MEMBER)
 def mark_read(notification_id: int):
     notifications.mark_read(kindred().uow(), g.caller, notification_id)

@@ -87,10 +87,8 @@ def home():
     found = listings.search_listings(
         _uow(), g.caller, ListingFilter(), offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
     )
-    rows = [
-        ListingRow(item, interest.listing_interest(_uow(), g.caller, item.id)["interest"])
-        for item in found.items
-    ]
+    counts = interest.interest_by_listing(_uow(), g.caller, [item.id for item in found.items])
+    rows = [ListingRow(item, counts[item.id]) for item in found.items]
     return render_template(
         "partner/home.html",
         organization=_organization(),

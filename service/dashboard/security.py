@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_talisman import Talisman
@@ -39,6 +39,11 @@ SESSION_COOKIE = "kindred_session"
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
 
 
+def login_limit() -> str:
+    """Sign-in and sign-up attempts per address (KINDRED_LOGIN_RATE_LIMIT)."""
+    return current_app.extensions["kindred"].settings.login_rate_limit
+
+
 def limiter_storage_uri(redis_url: str) -> str:
     """Flask-Limiter's name for the Redis kindred uses. Without a URL (an embedded Redis this
     process has not started) counts stay in this process."""
@@ -57,7 +62,9 @@ def protect(app: Flask, settings: Settings, api_blueprints: list[str]) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=12 * 3600,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session it belongs to
-        WTF_CSRF_SSL_STRICT=settings.force_https,
+        # The token (and SameSite cookies) stop cross-site posts; a Referer check would refuse
+        # every form, since pages send no Referer (Referrer-Policy: no-referrer).
+        WTF_CSRF_SSL_STRICT=False,
         RATELIMIT_STORAGE_URI=limiter_storage_uri(settings.redis_url),
         RATELIMIT_KEY_PREFIX="kindred-limits",
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from service.api.fields import EmailAddress
-from service.dashboard.security import limiter
+from service.dashboard.security import limiter, login_limit
 from service.dashboard.web_session import (
     HOME_PAGE,
     kindred,
@@ -27,10 +27,6 @@ from service.domain.errors import NotAuthenticated
 from service.services import auth, coordinators, sign_in_links
 
 bp = Blueprint("sign_in", __name__)
-
-
-def login_limit() -> str:
-    return kindred().settings.login_rate_limit
 
 
 def _home(role: Role) -> str:
@@ -99,7 +95,7 @@ def member():
             return render_template(
                 "sign_in/member.html", error="Please enter a valid email address."
             ), 422
-        sign_in_links.request_link(kindred().uow(), email)
+        sign_in_links.request_link(kindred().uow(), email, kindred().redis)
         return render_template("sign_in/link_sent.html")
     return render_template("sign_in/member.html", error=None)
 

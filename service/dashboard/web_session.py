@@ -32,13 +32,30 @@ def kindred():
 
 
 def sign_in(role: Role, subject_id: int, api_key_id: int | None = None) -> None:
-    """Start a fresh session: whatever the cookie held before (a fixation attempt) is dropped."""
+    """Start a fresh session: whatever the cookie held before (a fixation attempt) is dropped.
+
+    The session also names the moment its member or coordinator joined: SQLite gives an erased
+    member's id to the next person who joins, and a cookie copied before the erasure must not
+    open the newcomer's pages."""
     session.clear()
     session.permanent = True
     session["role"] = role.value
     session["subject_id"] = subject_id
     if api_key_id is not None:
         session["api_key_id"] = api_key_id
+    else:
+        session["joined"] = _joined(role, subject_id)
+
+
+def _joined(role: Role, subject_id: int) -> int | None:
+    model = Member if role is Role.MEMBER else Coordinator
+    with kindred().uow(publish=False) as uow:
+        subject = uow.session.get(model, subject_id)
+        return _stamp(subject) if subject is not None else None
+
+
+def _stamp(subject) -> int:
+    return int(subject.created_at.timestamp() * 1_000_000)
 
 
 def sign_out() -> None:
@@ -62,7 +79,8 @@ def _from_session() -> Principal | None:
             alive = key is not None and key.revoked_at is None and key.organization_id == subject_id
         else:
             model = Member if role is Role.MEMBER else Coordinator
-            alive = uow.session.get(model, subject_id) is not None
+            subject = uow.session.get(model, subject_id)
+            alive = subject is not None and _stamp(subject) == session.get("joined")
     if not alive:
         session.clear()
         return None

@@ -20,7 +20,10 @@ class EventKind(StrEnum):
     LISTING_PUBLISHED = "ListingPublished"
     NOTIFICATION_CREATED = "NotificationCreated"  # to be delivered beyond the inbox (email)
     WEBHOOK_DUE = "WebhookDue"  # an event for a partner's endpoint
-    LISTING_REVIEWED = "ListingReviewed"  # a coordinator approved or rejected: tell the partner
+    # A coordinator's decision, told to the partner. The decision is in the kind, not read back
+    # from the listing later (the partner may have paused or edited it in between).
+    LISTING_APPROVED = "ListingApproved"
+    LISTING_REJECTED = "ListingRejected"
     SIGN_IN_LINK_REQUESTED = "SignInLinkRequested"  # a member asked for an emailed sign-in link
 
 

@@ -36,33 +36,46 @@ NO_SUCH_FEED = "This calendar link is not valid any more. Make a new one on your
 # ---------------------------------------------------------------- the link
 
 
-def feed_token(secret_key: str, member_id: int, feed_key: int) -> str:
-    return URLSafeSerializer(secret_key, salt=SALT).dumps([member_id, feed_key])
+def feed_token(secret_key: str, member: Member) -> str:
+    """Signs the member's id, feed key and moment of joining: ids can come back (SQLite gives an
+    erased member's id to the next person who joins), a moment of joining does not."""
+    claims = [member.id, member.calendar_feed_key, joined_stamp(member)]
+    return URLSafeSerializer(secret_key, salt=SALT).dumps(claims)
+
+
+def joined_stamp(member: Member) -> int:
+    return int(member.created_at.timestamp() * 1_000_000)
 
 
 def my_feed_token(uow: UnitOfWork, caller: Principal, secret_key: str) -> str:
     with uow:
-        member = _me(uow, caller)
-        return feed_token(secret_key, member.id, member.calendar_feed_key)
+        return feed_token(secret_key, _me(uow, caller))
 
 
 def new_feed_link(uow: UnitOfWork, caller: Principal, secret_key: str) -> str:
-    """A new token; every earlier one stops working (a link shared by mistake is closed)."""
+    """A new token; every earlier one stops working (a link shared by mistake is closed). Not a
+    profile change: updated_at, which makes the matcher refit, is kept."""
     with uow:
         member = _me(uow, caller)
-        member.calendar_feed_key += 1
+        uow.session.execute(
+            sa.update(Member)
+            .where(Member.id == member.id)
+            .values(calendar_feed_key=Member.calendar_feed_key + 1, updated_at=Member.updated_at)
+            .execution_options(synchronize_session=False)
+        )
         uow.commit()
-        return feed_token(secret_key, member.id, member.calendar_feed_key)
+        uow.session.refresh(member)
+        return feed_token(secret_key, member)
 
 
-def _claims(secret_key: str, token: str) -> tuple[int, int]:
+def _claims(secret_key: str, token: str) -> tuple[int, int, int]:
     try:
-        member_id, feed_key = URLSafeSerializer(secret_key, salt=SALT).loads(token)
+        member_id, feed_key, joined = URLSafeSerializer(secret_key, salt=SALT).loads(token)
     except (BadSignature, TypeError, ValueError):
         raise NotFound(NO_SUCH_FEED) from None
-    if not (type(member_id) is int and type(feed_key) is int):
+    if not all(type(claim) is int for claim in (member_id, feed_key, joined)):
         raise NotFound(NO_SUCH_FEED)
-    return member_id, feed_key
+    return member_id, feed_key, joined
 
 
 def _me(uow: UnitOfWork, caller: Principal) -> Member:
@@ -78,10 +91,10 @@ def _me(uow: UnitOfWork, caller: Principal) -> Member:
 
 def calendar_for_token(uow: UnitOfWork, secret_key: str, token: str) -> bytes:
     """The feed behind a link, or NotFound for a forged, old or erased member's link."""
-    member_id, feed_key = _claims(secret_key, token)
+    member_id, feed_key, joined = _claims(secret_key, token)
     with uow:
         member = uow.members.get(member_id)
-        if member is None or member.calendar_feed_key != feed_key:
+        if member is None or member.calendar_feed_key != feed_key or joined_stamp(member) != joined:
             raise NotFound(NO_SUCH_FEED)
         return build_calendar(_said_yes_to(uow, member_id)).to_ical()
 

@@ -28,6 +28,7 @@ def create_coordinator(
     uow: UnitOfWork, email: str, display_name: str, password: str
 ) -> CoordinatorAccount:
     secret = issue_secret(Role.COORDINATOR)
+    email = email.strip().lower()  # the sign-in form lower-cases what is typed
     with uow:
         if uow.coordinators.by_email(email):
             raise Conflict(
@@ -55,7 +56,7 @@ def rotate_token(uow: UnitOfWork, email: str, password: str) -> CoordinatorAccou
 
 
 def check_password(uow: UnitOfWork, email: str, password: str) -> Coordinator:
-    coordinator = uow.coordinators.by_email(email)
+    coordinator = uow.coordinators.by_email(email.strip().lower())
     stored_hash = coordinator.password_hash if coordinator else _UNKNOWN_ACCOUNT_HASH
     try:
         _hasher.verify(stored_hash, password)

@@ -377,19 +377,24 @@ def quiet_members(
 
 
 def _listing_answers() -> sa.Subquery:
-    """Per listing: how many members it was suggested to, and how they answered."""
-    status = Suggestion.status
+    """Per listing: how many members it was suggested to, and how they answered (members, not
+    rows: a member suggested it again in a later week counts once)."""
+    status, member = Suggestion.status, Suggestion.member_id
     return (
         sa.select(
             Suggestion.listing_id.label("listing_id"),
-            sa.func.count().label("suggested"),
-            _total(sa.case((status == "yes", 1), else_=0)).label("yes"),
-            _total(sa.case((status == "no", 1), else_=0)).label("no"),
+            sa.func.count(sa.distinct(member)).label("suggested"),
+            sa.func.count(sa.distinct(sa.case((status == "yes", member)))).label("yes"),
+            sa.func.count(sa.distinct(sa.case((status == "no", member)))).label("no"),
         )
         .where(Suggestion.kind == SuggestionKind.GROUP)
         .group_by(Suggestion.listing_id)
         .subquery()
     )
+
+
+# Listings that have been in front of members: the ones whose places fill counts.
+HAVE_BEEN_LIVE = (ListingStatus.ACTIVE, ListingStatus.PAUSED, ListingStatus.CLOSED)
 
 
 def rate(part: int | None, whole: int | None) -> float | None:
@@ -401,6 +406,10 @@ def organizations_report(uow: UnitOfWork, caller: Principal) -> list[dict]:
     require_role(caller, Role.COORDINATOR)
     answers = _listing_answers()
     yes = sa.func.coalesce(answers.c.yes, 0)
+    # Fill: places taken over places offered, listing by listing (a full listing's extra yeses
+    # do not fill another's empty places), over listings that have been live.
+    capped = Listing.capacity.is_not(None) & Listing.status.in_(HAVE_BEEN_LIVE)
+    taken = sa.case((yes > Listing.capacity, Listing.capacity), else_=yes)
     query = (
         sa.select(
             Organization.id,
@@ -414,8 +423,8 @@ def organizations_report(uow: UnitOfWork, caller: Principal) -> list[dict]:
             _total(answers.c.suggested).label("suggested"),
             _total(answers.c.yes).label("yes"),
             _total(answers.c.no).label("no"),
-            _total(sa.case((Listing.capacity.is_not(None), yes), else_=0)).label("yes_capped"),
-            _total(Listing.capacity).label("capacity"),
+            _total(sa.case((capped, taken), else_=0)).label("places_taken"),
+            _total(sa.case((capped, Listing.capacity), else_=0)).label("capacity"),
         )
         .outerjoin(Listing, Listing.organization_id == Organization.id)
         .outerjoin(answers, answers.c.listing_id == Listing.id)
@@ -426,7 +435,7 @@ def organizations_report(uow: UnitOfWork, caller: Principal) -> list[dict]:
         rows = [dict(row._mapping) for row in uow.session.execute(query)]
     for row in rows:
         row["acceptance_rate"] = rate(row["yes"], row["yes"] + row["no"])
-        row["fill_rate"] = rate(row["yes_capped"], row["capacity"])
+        row["fill_rate"] = rate(row["places_taken"], row["capacity"])
     return rows
 
 
@@ -451,5 +460,5 @@ def organization_listings(uow: UnitOfWork, caller: Principal, organization_id: i
         rows = [dict(row._mapping) for row in uow.session.execute(query)]
     for row in rows:
         row["acceptance_rate"] = rate(row["yes"], row["yes"] + row["no"])
-        row["fill_rate"] = rate(row["yes"], row["capacity"])
+        row["fill_rate"] = rate(min(row["yes"], row["capacity"] or 0), row["capacity"])
     return rows

@@ -28,7 +28,8 @@ HANDLERS = {
     EventKind.LISTING_PUBLISHED: fanout.on_listing_published,
     EventKind.NOTIFICATION_CREATED: notifications.send_email,
     EventKind.WEBHOOK_DUE: webhooks.deliver,
-    EventKind.LISTING_REVIEWED: partner_news.on_listing_reviewed,
+    EventKind.LISTING_APPROVED: partner_news.on_listing_approved,
+    EventKind.LISTING_REJECTED: partner_news.on_listing_rejected,
     EventKind.SIGN_IN_LINK_REQUESTED: sign_in_links.send_link,
 }
 

@@ -61,6 +61,8 @@ def _offer(uow: UnitOfWork, matcher, record: dict, chosen: list[tuple[int, float
         uow.session.scalars(sa.select(Suggestion.member_id).where(Suggestion.target == target))
     )
     for start in range(0, len(chosen), LOOKUP_BATCH):  # two queries per batch, not per member
+        if told >= MAX_MEMBERS:
+            break
         batch = chosen[start : start + LOOKUP_BATCH]
         found = uow.session.scalars(
             sa.select(Member).where(

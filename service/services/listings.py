@@ -111,7 +111,8 @@ def review_listing(
         _set_status(listing, rules.review_outcome(listing.status, approve), caller)
         listing.review_note = reason
         _announce_if_live(uow, listing, before)
-        outbox.record(uow, EventKind.LISTING_REVIEWED, subject("listing", listing.id))
+        decision = EventKind.LISTING_APPROVED if approve else EventKind.LISTING_REJECTED
+        outbox.record(uow, decision, subject("listing", listing.id))
         uow.commit()
         return listing
 

@@ -78,7 +78,7 @@ def update_me(uow: UnitOfWork, caller: Principal, changes: dict) -> Member:
             setattr(member, name, value)
         check_coordinates(member.lat, member.lon)
         member.set_tags(tags)
-        member.last_active_at = utcnow()
+        mark_active(uow, member.id)  # saving without a change is activity, not a change
         if changed & MATCHING_FIELDS:
             _rematch_soon(member)
         _commit_unique_email(uow)

@@ -6,12 +6,19 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from service.adapters.email import compose, sender_for
-from service.adapters.orm import Listing, WebhookDelivery
-from service.domain.vocabulary import ListingStatus
+from service.adapters.orm import Listing, WebhookDelivery, WebhookEndpoint
 from service.services import outbox, webhooks
 
 
-def on_listing_reviewed(kindred, event_id: int, listing_id: int) -> str:
+def on_listing_approved(kindred, event_id: int, listing_id: int) -> str:
+    return _tell_partner(kindred, event_id, listing_id, approved=True)
+
+
+def on_listing_rejected(kindred, event_id: int, listing_id: int) -> str:
+    return _tell_partner(kindred, event_id, listing_id, approved=False)
+
+
+def _tell_partner(kindred, event_id: int, listing_id: int, approved: bool) -> str:
     """Queue the webhooks (once), email the contact, then mark the event handled. A retry after
     a failed send finds the webhooks queued and only sends the email again."""
     with kindred.uow() as uow:
@@ -20,8 +27,7 @@ def on_listing_reviewed(kindred, event_id: int, listing_id: int) -> str:
             outbox.mark_handled(uow, event_id)
             uow.commit()
             return "no such listing"
-        approved = listing.status is ListingStatus.ACTIVE
-        if not _webhooks_queued(uow, event_id):
+        if not _webhooks_queued(uow, event_id, listing.organization_id):
             payload = {
                 "type": "listing.reviewed",
                 "data": {"listing_id": listing.id, "approved": approved},
@@ -38,15 +44,19 @@ def on_listing_reviewed(kindred, event_id: int, listing_id: int) -> str:
     return "approved" if approved else "rejected"
 
 
-def _webhooks_queued(uow, event_id: int) -> bool:
-    return (
-        uow.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(WebhookDelivery)
-            .where(WebhookDelivery.message_id.like(f"msg_{event_id}_%"))
-        )
-        > 0
+def _webhooks_queued(uow, event_id: int, organization_id: int) -> bool:
+    """Whether an earlier run of this event queued its deliveries (message ids are exactly
+    msg_<event>_<endpoint>; a LIKE pattern would also match msg_<event>0_...)."""
+    endpoint_ids = uow.session.scalars(
+        sa.select(WebhookEndpoint.id).where(WebhookEndpoint.organization_id == organization_id)
+    ).all()
+    wanted = [f"msg_{event_id}_{endpoint_id}" for endpoint_id in endpoint_ids]
+    found = uow.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(WebhookDelivery)
+        .where(WebhookDelivery.message_id.in_(wanted))
     )
+    return bool(wanted) and found > 0
 
 
 def _review_text(listing: Listing, approved: bool) -> str:

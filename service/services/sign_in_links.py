@@ -29,12 +29,19 @@ def _serializer(secret_key: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret_key, salt=_SALT)
 
 
-def request_link(uow: UnitOfWork, email: str) -> None:
+# One link a minute per member, whoever asks: the form cannot be used to flood an inbox.
+LINK_COOLDOWN_SECONDS = 60
+
+
+def request_link(uow: UnitOfWork, email: str, redis=None) -> None:
     """Queue a sign-in link for this email's member. An unknown email does nothing, and the
     caller says the same thing either way, so the form does not reveal who has an account."""
     with uow:
         member = uow.members.by_email(email)
         if member is None:
+            return
+        cooldown = f"kindred:sign-in-link-cooldown:{member.id}"
+        if redis is not None and not redis.set(cooldown, 1, nx=True, ex=LINK_COOLDOWN_SECONDS):
             return
         outbox.record(uow, EventKind.SIGN_IN_LINK_REQUESTED, subject("member", member.id))
         uow.commit()

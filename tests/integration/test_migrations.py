@@ -67,3 +67,37 @@ def test_a_drifted_schema_is_detected(empty_database_url):
     engine.dispose()
     differences = schema_differences(empty_database_url)
     assert any(diff[0] == "remove_column" and diff[3].name == "stray" for diff in differences)
+
+
+def test_undoing_the_web_pages_migration_keeps_the_members_rows(empty_database_url):
+    """0007's downgrade drops columns of members; on SQLite a table rebuild would have deleted
+    every row referring to members (foreign keys cascade)."""
+    upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO members (display_name, email, interests_text, travel_radius_km,"
+                    " availability, attendance, languages, comfort_group_size, comfort_structure,"
+                    " comfort_pace, start_slowly, notify_channels, digest_day, quiet_hours_start,"
+                    " quiet_hours_end, timezone, max_notifications_per_week,"
+                    " share_email_on_introduction, consent_matching, consent_peer_introductions,"
+                    " token_hash, created_at, updated_at, last_active_at) VALUES ('A', 'a@x',"
+                    " '', 5, '[]', 'in_person', '[]', 'small', 'structured', 'low_key', false,"
+                    " '[]', 'sun', '21:00', '08:00', 'UTC', 3, false, true, false, 'h',"
+                    " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                )
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO member_tags (member_id, kind, tag) VALUES (1, 'interest', 'a')"
+                )
+            )
+        downgrade(empty_database_url, "0006")
+        with engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT count(*) FROM member_tags")).scalar() == 1
+            columns = {c["name"] for c in sa.inspect(connection).get_columns("members")}
+        assert "last_good_match_at" not in columns and "calendar_feed_key" not in columns
+    finally:
+        engine.dispose()

@@ -76,8 +76,18 @@ def test_no_listings_make_an_empty_but_valid_calendar():
     assert calendar.walk("VEVENT") == [] and str(calendar["VERSION"]) == "2.0"
 
 
-def test_the_token_depends_on_the_member_the_key_and_the_secret():
-    token = feed_token("secret", 3, 0)
-    assert token == feed_token("secret", 3, 0)
-    assert token not in {feed_token("secret", 3, 1), feed_token("secret", 4, 0)}
-    assert token != feed_token("other secret", 3, 0)
+def member(member_id=3, key=0, joined=datetime(2026, 11, 1, 9, 30, tzinfo=UTC)):
+    return SimpleNamespace(id=member_id, calendar_feed_key=key, created_at=joined)
+
+
+def test_the_token_depends_on_the_member_the_key_the_joining_and_the_secret():
+    token = feed_token("secret", member())
+    assert token == feed_token("secret", member())
+    others = {
+        feed_token("secret", member(key=1)),
+        feed_token("secret", member(member_id=4)),
+        # The same id given to someone who joined later (SQLite reuses an erased member's id).
+        feed_token("secret", member(joined=datetime(2026, 11, 2, tzinfo=UTC))),
+        feed_token("other secret", member()),
+    }
+    assert token not in others

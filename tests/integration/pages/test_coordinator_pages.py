@@ -16,6 +16,8 @@ from service.adapters.orm import (
     Notification,
     OutboxEvent,
     Suggestion,
+    WebhookDelivery,
+    WebhookEndpoint,
     utcnow,
 )
 from service.domain.credentials import Principal, Role
@@ -227,7 +229,7 @@ def test_the_review_reaches_the_partner_once_even_if_the_event_runs_twice(
     run_worker(kindred)
     with kindred.uow() as uow:
         event = uow.session.scalar(
-            sa.select(OutboxEvent).where(OutboxEvent.kind == "ListingReviewed")
+            sa.select(OutboxEvent).where(OutboxEvent.kind == "ListingApproved")
         )
         assert event.handled_at is not None
         event_id = event.id
@@ -398,3 +400,94 @@ def test_jobs_page_tells_live_workers_and_the_scheduler(kindred, coordinator_pag
     finally:
         worker.register_death()
         scheduler.register_death()
+
+
+def _approve_and_find_event(kindred, organization, coordinator_page, title="Book swap"):
+    org, _ = organization
+    with kindred.uow() as uow:
+        listing_id = add_listing(uow.session, org.id, title, status="pending_review").id
+        uow.session.add(
+            WebhookEndpoint(
+                organization_id=org.id, url="https://hooks.example/k", secret="whsec_test"
+            )
+        )
+        uow.commit()
+    coordinator_page.get("/dashboard/review")
+    coordinator_page.post(f"/dashboard/review/{listing_id}", {"decision": "approve"})
+    with kindred.uow() as uow:
+        event_id = uow.session.scalar(
+            sa.select(OutboxEvent.id).where(OutboxEvent.kind == "ListingApproved")
+        )
+        endpoint_id = uow.session.scalar(sa.select(WebhookEndpoint.id))
+    return listing_id, event_id, endpoint_id
+
+
+def test_the_review_webhook_is_queued_even_beside_a_similar_message_id(
+    kindred, organization, coordinator_page
+):
+    """msg_<event>0_<endpoint> (a later event's delivery) is not this event's delivery."""
+    from service.services.events import handle
+
+    listing_id, event_id, endpoint_id = _approve_and_find_event(
+        kindred, organization, coordinator_page
+    )
+    with kindred.uow() as uow:
+        uow.session.add(
+            WebhookDelivery(
+                endpoint_id=endpoint_id,
+                message_id=f"msg_{event_id}0_{endpoint_id}",
+                payload={"type": "listing.interest"},
+            )
+        )
+        uow.commit()
+    assert handle(kindred, event_id) == "approved"
+    with kindred.uow() as uow:
+        delivery = uow.session.scalar(
+            sa.select(WebhookDelivery).where(
+                WebhookDelivery.message_id == f"msg_{event_id}_{endpoint_id}"
+            )
+        )
+        assert delivery.payload == {
+            "type": "listing.reviewed",
+            "data": {"listing_id": listing_id, "approved": True},
+        }
+
+
+def test_the_partner_hears_the_decision_made_even_if_the_listing_changed_since(
+    kindred, organization, coordinator_page
+):
+    from service.services.events import handle
+
+    listing_id, event_id, _ = _approve_and_find_event(kindred, organization, coordinator_page)
+    with kindred.uow() as uow:  # the partner pauses it before the notification job runs
+        uow.listings.get(listing_id).status = "paused"
+        uow.commit()
+    assert handle(kindred, event_id) == "approved"
+    [message] = list(mailbox.Maildir(kindred.settings.var_dir / "mail", create=False))
+    assert "was approved" in message["Subject"]
+
+
+def test_fill_counts_places_listing_by_listing_over_listings_that_were_live(
+    kindred, organization, coordinator_caller
+):
+    org, _ = organization
+    with kindred.uow() as uow:
+        s = uow.session
+        members = [add_member(s, n) for n in range(3)]
+        full = add_listing(s, org.id, "Full", capacity=2)
+        add_listing(s, org.id, "Empty", capacity=2)
+        add_listing(s, org.id, "Not live yet", capacity=10, status="pending_review")
+        for member in members:
+            suggest(s, member, full, status="yes", answered=utcnow())
+        # The same member suggested the same listing again in a later week: one member.
+        suggest(s, members[0], full, status="expired", created_at=utcnow() - timedelta(days=8))
+        uow.commit()
+    [row] = dashboard.organizations_report(kindred.uow(), coordinator_caller)
+    assert row["suggested"] == 3 and row["yes"] == 3
+    # 3 said yes to 2 places: 2 taken of the 4 places live listings offer.
+    assert row["fill_rate"] == pytest.approx(0.5)
+    rows = {
+        r["title"]: r
+        for r in dashboard.organization_listings(kindred.uow(), coordinator_caller, org.id)
+    }
+    assert rows["Full"]["fill_rate"] == 1.0 and rows["Empty"]["fill_rate"] == 0.0

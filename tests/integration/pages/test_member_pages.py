@@ -485,3 +485,22 @@ def test_pages_have_one_heading_one_current_link_and_no_inline_script(
         assert not re.search(r"\sstyle=|\son[a-z]+=", page), path
         assert page.count('aria-current="page"') <= 1, path
     assert '<a href="/me" aria-current="page">' in text_of(ann.get(request_path))
+
+
+def test_a_copied_session_of_an_erased_member_never_opens_a_newcomers_pages(app, kindred, ann):
+    """SQLite gives an erased member's id to the next person who joins: a cookie copied to
+    another device before the erasure must not open the newcomer's pages."""
+    second_device = PageClient(app)
+    for cookie in ann.client._cookies.values():
+        second_device.client.set_cookie(
+            cookie.key, cookie.value, domain=cookie.domain, secure=cookie.secure
+        )
+    assert second_device.get("/me").status_code == 200
+    erased_id = member_row(kindred).id
+    ann.get("/me/privacy")
+    ann.post("/me/erase", {"confirm": "on"})
+    join(app, email="newcomer@example.org", display_name="Newcomer")
+    if kindred.engine.dialect.name == "sqlite":
+        assert member_row(kindred, "newcomer@example.org").id == erased_id  # the id came back
+    response = second_device.get("/me")
+    assert response.status_code == 302 and "Newcomer" not in text_of(response)

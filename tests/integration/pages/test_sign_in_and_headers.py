@@ -203,3 +203,39 @@ def test_unknown_addresses_are_a_page_for_people_and_json_for_programs(visitor, 
     assert api.status_code == 404 and api.json["code"] == 404
     asked_for_json = app.test_client().get("/nope", headers={"Accept": "application/json"})
     assert asked_for_json.status_code == 404 and asked_for_json.json["code"] == 404
+
+
+def test_behind_a_trusted_proxy_each_client_has_its_own_sign_in_limit(kindred, coordinator_account):
+    import dataclasses
+
+    from service.app import create_app
+
+    behind_proxy = dataclasses.replace(kindred.settings, trusted_proxies=1)
+    app = create_app(kindred=dataclasses.replace(kindred, settings=behind_proxy))
+
+    def attempt(client_address: str) -> int:
+        client = PageClient(app)
+        headers = {"X-Forwarded-For": client_address}
+        client.client.get("/dashboard/login", base_url="https://localhost", headers=headers)
+        page = client.client.get("/dashboard/login", base_url="https://localhost", headers=headers)
+        token = page.get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+        return client.client.post(
+            "/dashboard/login",
+            data={"email": COORDINATOR_EMAIL, "password": "guess", "csrf_token": token},
+            base_url="https://localhost",
+            headers=headers,
+        ).status_code
+
+    assert [attempt("203.0.113.7") for _ in range(11)][-1] == 429
+    assert attempt("198.51.100.2") == 401  # another client is not locked out
+
+
+def test_asking_for_links_again_within_a_minute_sends_one(kindred, visitor):
+    _member(kindred)
+    visitor.get("/me/sign-in")
+    for _ in range(3):
+        assert "Check your email" in text_of(
+            visitor.post("/me/sign-in", {"email": "sam@example.org"})
+        )
+    run_worker(kindred)
+    assert len(_links_in_mail(kindred)) == 1
