@@ -78,7 +78,10 @@ def update_me(uow: UnitOfWork, caller: Principal, changes: dict) -> Member:
             setattr(member, name, value)
         check_coordinates(member.lat, member.lon)
         member.set_tags(tags)
-        mark_active(uow, member.id)  # saving without a change is activity, not a change
+        if changed:
+            member.last_active_at = utcnow()  # flushed with the changes, at the commit below
+        else:
+            mark_active(uow, member.id)  # saving with no change: activity, not a change
         if changed & MATCHING_FIELDS:
             _rematch_soon(member)
         _commit_unique_email(uow)

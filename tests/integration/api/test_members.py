@@ -237,3 +237,17 @@ def test_private_fields_only_in_the_members_own_answers(member, verified_partner
             assert "ann@example.org" not in text
             for field in PRIVATE_FIELDS[1:]:
                 assert f'"{field}"' not in text
+
+
+def test_saving_an_unchanged_profile_is_activity_not_a_change(member, kindred):
+    """updated_at makes the matcher refit; last_active_at keeps a member off the quiet list."""
+    with kindred.uow() as uow:
+        before = uow.members.get(member.member_id)
+        updated_at, last_active_at = before.updated_at, before.last_active_at
+    assert member.patch("/api/v1/members/me", json={"display_name": "Ann"}).status_code == 200
+    with kindred.uow() as uow:
+        after = uow.members.get(member.member_id)
+        assert after.updated_at == updated_at and after.last_active_at > last_active_at
+    assert member.patch("/api/v1/members/me", json={"display_name": "Annie"}).status_code == 200
+    with kindred.uow() as uow:
+        assert uow.members.get(member.member_id).updated_at > updated_at
