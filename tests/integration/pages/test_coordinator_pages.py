@@ -491,3 +491,10 @@ def test_fill_counts_places_listing_by_listing_over_listings_that_were_live(
         for r in dashboard.organization_listings(kindred.uow(), coordinator_caller, org.id)
     }
     assert rows["Full"]["fill_rate"] == 1.0 and rows["Empty"]["fill_rate"] == 0.0
+
+
+def test_a_key_label_too_long_is_a_clear_422_not_a_crash(organization, coordinator_page):
+    org, _ = organization
+    coordinator_page.get(f"/dashboard/organizations/{org.id}")
+    response = coordinator_page.post(f"/dashboard/organizations/{org.id}/keys", {"label": "x" * 81})
+    assert response.status_code == 422 and "label" in text_of(response)

@@ -504,3 +504,8 @@ def test_a_copied_session_of_an_erased_member_never_opens_a_newcomers_pages(app,
         assert member_row(kindred, "newcomer@example.org").id == erased_id  # the id came back
     response = second_device.get("/me")
     assert response.status_code == 302 and "Newcomer" not in text_of(response)
+
+
+def test_ids_beyond_any_row_are_not_found_not_a_crash(ann):
+    for path in ("/me/match-requests/99999999999999999999", "/me/match-requests/3000000000/status"):
+        assert ann.get(path).status_code == 404, path

@@ -239,3 +239,30 @@ def test_asking_for_links_again_within_a_minute_sends_one(kindred, visitor):
         )
     run_worker(kindred)
     assert len(_links_in_mail(kindred)) == 1
+
+
+def test_with_forced_https_forms_still_work_without_a_referer(kindred, coordinator_account):
+    """Pages send no Referer (Referrer-Policy: no-referrer), so a Referer check on HTTPS posts
+    would refuse every form; the CSRF token is the check."""
+    import dataclasses
+
+    from service.app import create_app
+
+    https_only = dataclasses.replace(kindred.settings, force_https=True)
+    client = PageClient(create_app(kindred=dataclasses.replace(kindred, settings=https_only)))
+    client.get("/dashboard/login")
+    response = client.post(
+        "/dashboard/login", {"email": COORDINATOR_EMAIL, "password": "a long password"}
+    )
+    assert response.status_code == 302 and response.headers["Location"] == "/dashboard"
+
+
+def test_coordinators_sign_in_whatever_the_case_of_their_email(kindred, visitor):
+    from service.services.coordinators import create_coordinator
+
+    create_coordinator(kindred.uow(), "Ada.Lovelace@Example.org", "Ada", "a long password")
+    visitor.get("/dashboard/login")
+    response = visitor.post(
+        "/dashboard/login", {"email": "ada.lovelace@example.org", "password": "a long password"}
+    )
+    assert response.status_code == 302
