@@ -394,7 +394,10 @@ def test_the_calendar_feed_holds_the_groups_said_yes_to(app, kindred, catalogue,
 
 def test_a_new_calendar_link_ends_the_old_one(app, kindred, ann):
     old = feed_path(ann)
+    updated_at = member_row(kindred).updated_at
     response = ann.post("/me/calendar/new-link")
+    # A new link is not a profile change: the matcher does not refit for it.
+    assert member_row(kindred).updated_at == updated_at
     assert response.headers["Location"] == "/me/calendar"
     new = feed_path(ann)
     assert new != old
