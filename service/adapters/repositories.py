@@ -14,8 +14,9 @@ from service.adapters.orm import (
     ListingTag,
     Member,
     Organization,
+    Suggestion,
 )
-from service.domain.vocabulary import ListingStatus
+from service.domain.vocabulary import ListingStatus, SuggestionKind, SuggestionStatus
 
 EARTH_RADIUS_KM = 6371.0088
 
@@ -94,6 +95,23 @@ class ListingRepository:
             sa.select(Listing).where(
                 Listing.organization_id == organization_id, Listing.source_ref == source_ref
             )
+        )
+
+    def said_yes_by(self, member_id: int) -> list[Listing]:
+        """Active listings the member said yes to (a closed or paused one drops out of their
+        calendar and reminders)."""
+        return list(
+            self.session.scalars(
+                sa.select(Listing)
+                .join(Suggestion, Suggestion.listing_id == Listing.id)
+                .where(
+                    Suggestion.member_id == member_id,
+                    Suggestion.kind == SuggestionKind.GROUP,
+                    Suggestion.status == SuggestionStatus.YES,
+                    Listing.status == ListingStatus.ACTIVE,
+                )
+                .order_by(Listing.title, Listing.id)
+            ).unique()
         )
 
     def search(self, filters: ListingFilter, offset: int, limit: int) -> tuple[list[Listing], int]:

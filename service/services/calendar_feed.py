@@ -17,11 +17,10 @@ import sqlalchemy as sa
 from icalendar import Calendar, Event
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from service.adapters.orm import Listing, Member, Suggestion
+from service.adapters.orm import Listing, Member
 from service.domain.credentials import Principal, Role
 from service.domain.errors import NotFound
 from service.domain.rhythm import WEEKDAYS
-from service.domain.vocabulary import ListingStatus, SuggestionKind, SuggestionStatus
 from service.services.auth import require_role
 from service.services.unit_of_work import UnitOfWork
 
@@ -106,20 +105,7 @@ def my_calendar_listings(uow: UnitOfWork, caller: Principal) -> list[Listing]:
 
 
 def _said_yes_to(uow: UnitOfWork, member_id: int) -> list[Listing]:
-    """Active listings the member said yes to (a closed or paused one leaves the calendar)."""
-    return list(
-        uow.session.scalars(
-            sa.select(Listing)
-            .join(Suggestion, Suggestion.listing_id == Listing.id)
-            .where(
-                Suggestion.member_id == member_id,
-                Suggestion.kind == SuggestionKind.GROUP,
-                Suggestion.status == SuggestionStatus.YES,
-                Listing.status == ListingStatus.ACTIVE,
-            )
-            .order_by(Listing.title, Listing.id)
-        ).unique()
-    )
+    return uow.listings.said_yes_by(member_id)
 
 
 def build_calendar(listings) -> Calendar:

@@ -176,17 +176,8 @@ def _upcoming_sessions(
     uow: UnitOfWork, member_id: int, after: datetime, until: datetime
 ) -> list[tuple[datetime, Listing]]:
     """The next session of each active listing the member said yes to, if before `until`."""
-    listings = uow.session.scalars(
-        sa.select(Listing)
-        .join(Suggestion, Suggestion.listing_id == Listing.id)
-        .where(
-            Suggestion.member_id == member_id,
-            Suggestion.status == SuggestionStatus.YES,
-            Listing.status == ListingStatus.ACTIVE,
-        )
-    ).unique()
     sessions = []
-    for listing in listings:
+    for listing in uow.listings.said_yes_by(member_id):
         starts = next_session(listing.weekly_slots, listing.sessions, listing.timezone, after)
         if starts is not None and starts <= until:
             sessions.append((starts, listing))
