@@ -10,9 +10,10 @@ from __future__ import annotations
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, g, redirect, request, session, url_for
+from flask import abort, g, redirect, request, session, url_for
 
 from service.adapters.orm import ApiKey, Coordinator, Member
+from service.api.auth import kindred
 from service.domain.credentials import Principal, Role
 
 SIGN_IN_PAGE = {
@@ -25,10 +26,6 @@ HOME_PAGE = {
     Role.MEMBER: "member.home",
     Role.PARTNER: "partner.home",
 }
-
-
-def kindred():
-    return current_app.extensions["kindred"]
 
 
 def sign_in(role: Role, subject_id: int, api_key_id: int | None = None) -> None:

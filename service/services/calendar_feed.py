@@ -18,10 +18,10 @@ from icalendar import Calendar, Event
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from service.adapters.orm import Listing, Member
-from service.domain.credentials import Principal, Role
+from service.domain.credentials import Principal
 from service.domain.errors import NotFound
 from service.domain.rhythm import WEEKDAYS
-from service.services.auth import require_role
+from service.services.members import own_member
 from service.services.unit_of_work import UnitOfWork
 
 SALT = "kindred-calendar-feed"
@@ -48,14 +48,14 @@ def joined_stamp(member: Member) -> int:
 
 def my_feed_token(uow: UnitOfWork, caller: Principal, secret_key: str) -> str:
     with uow:
-        return feed_token(secret_key, _me(uow, caller))
+        return feed_token(secret_key, own_member(uow, caller))
 
 
 def new_feed_link(uow: UnitOfWork, caller: Principal, secret_key: str) -> str:
     """A new token; every earlier one stops working (a link shared by mistake is closed). Not a
     profile change: updated_at, which makes the matcher refit, is kept."""
     with uow:
-        member = _me(uow, caller)
+        member = own_member(uow, caller)
         uow.session.execute(
             sa.update(Member)
             .where(Member.id == member.id)
@@ -77,14 +77,6 @@ def _claims(secret_key: str, token: str) -> tuple[int, int, int]:
     return member_id, feed_key, joined
 
 
-def _me(uow: UnitOfWork, caller: Principal) -> Member:
-    require_role(caller, Role.MEMBER)
-    member = uow.members.get(caller.subject_id)
-    if member is None:
-        raise NotFound("no such member")
-    return member
-
-
 # ---------------------------------------------------------------- what goes in it
 
 
@@ -101,7 +93,7 @@ def calendar_for_token(uow: UnitOfWork, secret_key: str, token: str) -> bytes:
 def my_calendar_listings(uow: UnitOfWork, caller: Principal) -> list[Listing]:
     """What the feed holds, for the member's own page."""
     with uow:
-        return _said_yes_to(uow, _me(uow, caller).id)
+        return _said_yes_to(uow, own_member(uow, caller).id)
 
 
 def _said_yes_to(uow: UnitOfWork, member_id: int) -> list[Listing]:

@@ -78,7 +78,7 @@ def overview(uow: UnitOfWork, caller: Principal, now: datetime | None = None) ->
     now = now or utcnow()
     this_week = week_start(now)
     with uow:
-        figures = dict(uow.session.execute(_figures_query(this_week, now)).one()._mapping)
+        figures = dict(uow.session.execute(_figures_query(this_week)).one()._mapping)
         figures["without_good_match"] = uow.session.scalar(_without_good_match_query(now))
         weeks = [this_week - timedelta(weeks=n) for n in range(WEEKS_SHOWN - 1, -1, -1)]
         weekly = _weekly_series(uow.session, weeks, now)
@@ -88,7 +88,7 @@ def overview(uow: UnitOfWork, caller: Principal, now: datetime | None = None) ->
     return Overview(figures=figures, week_labels=labels, weekly=weekly)
 
 
-def _figures_query(this_week: datetime, now: datetime) -> sa.Select:
+def _figures_query(this_week: datetime) -> sa.Select:
     return sa.select(
         _count(Listing, Listing.status == ListingStatus.ACTIVE).label("active_listings"),
         _count(Listing, Listing.status == ListingStatus.PENDING_REVIEW).label("pending_review"),

@@ -64,14 +64,14 @@ def sign_up(uow: UnitOfWork, data: dict) -> SignedUp:
 
 def get_me(uow: UnitOfWork, caller: Principal) -> Member:
     with uow:
-        return _me(uow, caller)
+        return own_member(uow, caller)
 
 
 def update_me(uow: UnitOfWork, caller: Principal, changes: dict) -> Member:
     changes = dict(changes)
     tags = pop_tags(changes)
     with uow:
-        member = _me(uow, caller)
+        member = own_member(uow, caller)
         changed = {name for name, value in changes.items() if getattr(member, name) != value}
         changed |= {name for name, tag in tags.items() if getattr(member, name) != sorted(tag)}
         for name, value in changes.items():
@@ -90,7 +90,7 @@ def update_me(uow: UnitOfWork, caller: Principal, changes: dict) -> Member:
 
 def set_consents(uow: UnitOfWork, caller: Principal, consents: dict[str, bool]) -> Member:
     with uow:
-        member = _me(uow, caller)
+        member = own_member(uow, caller)
         granted = _record_consents(member, {Consent(k): v for k, v in consents.items()})
         if granted:  # a new consent opens new matches
             _rematch_soon(member)
@@ -101,13 +101,13 @@ def set_consents(uow: UnitOfWork, caller: Principal, consents: dict[str, bool]) 
 def erase_me(uow: UnitOfWork, caller: Principal) -> None:
     """Erasure deletes the member row; tags and consent history go with it (ON DELETE CASCADE)."""
     with uow:
-        uow.members.delete(_me(uow, caller))
+        uow.members.delete(own_member(uow, caller))
         uow.commit()
 
 
 def export_me(uow: UnitOfWork, caller: Principal) -> dict:
     with uow:
-        member = _me(uow, caller)
+        member = own_member(uow, caller)
         return {
             "exported_at": utcnow(),
             "profile": member,
@@ -136,7 +136,8 @@ def mark_good_match(uow: UnitOfWork, member_ids: list[int]) -> None:
         )
 
 
-def _me(uow: UnitOfWork, caller: Principal) -> Member:
+def own_member(uow: UnitOfWork, caller: Principal) -> Member:
+    """The calling member's row, inside the caller's unit of work."""
     require_role(caller, Role.MEMBER)
     member = uow.members.get(caller.subject_id)
     if member is None:  # erased while the token was still in a client
