@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 AXE := tests/browser/node_modules/axe-core/axe.min.js
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 
-.PHONY: run test lint install clean evaluate bench bench-pipeline bench-dashboard
+.PHONY: run test lint install clean evaluate bench bench-pipeline bench-dashboard fuzz load
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,26 @@ bench-pipeline: install
 bench-dashboard: install
 	$(BIN)/python -m bench.dashboard_overview --json var/bench/results/dashboard_overview.json \
 		$(if $(DASHBOARD_DB),--database-url $(DASHBOARD_DB))
+
+## make load: 10,000 match requests and 1,000 listings from concurrent clients against
+## gunicorn -w 2, two workers and the scheduler on PostgreSQL and Redis, a few minutes (JSON in
+## var/bench/results/load.json, chart in docs/benchmarks/load.png). Creates the database
+## kindred_load on the local PostgreSQL if absent and migrates a fresh schema in it; flushes
+## Redis db 14. LOAD_DB=postgresql://... and LOAD_REDIS=redis://... name others.
+load: install
+	@if [ -z "$(LOAD_DB)" ] && \
+		! psql -h 127.0.0.1 -U postgres -lqt | cut -d '|' -f 1 | grep -qw kindred_load; then \
+		createdb -h 127.0.0.1 -U postgres kindred_load; \
+	fi
+	$(BIN)/python -m bench.load --json var/bench/results/load.json \
+		--database-url $(or $(LOAD_DB),postgresql://postgres@127.0.0.1:5432/kindred_load) \
+		$(if $(LOAD_REDIS),--redis-url $(LOAD_REDIS))
+
+## make fuzz: schemathesis over every API operation and role, 1,000 examples each (make test
+## runs 10); FUZZ_EXAMPLES=n for another count. SQLite and the embedded Redis, about 10 minutes
+fuzz: install
+	env -u DATABASE_URL -u REDIS_URL KINDRED_FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),1000) \
+		$(BIN)/python -m pytest -p no:cacheprovider tests/fuzz/test_openapi_fuzz.py
 
 lint: install
 	$(BIN)/ruff check service workers tests migrations bench

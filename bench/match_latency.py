@@ -120,11 +120,11 @@ def prepare(folder: Path, extra_members: int):
         payload["consents"] = {"matching": True, "peer_introductions": True}
         signed_up = members.sign_up(kindred.uow(), payload)
         tokens[signed_up.member.id] = signed_up.token
-    _rematch_now(kindred)
+    rematch_now(kindred)
     return embedded, kindred, env, tokens
 
 
-def _rematch_now(kindred) -> None:
+def rematch_now(kindred) -> None:
     """As if everyone had signed up a minute ago: their first re-match is due at once, so the
     settling phase runs it instead of waiting for it."""
     import sqlalchemy as sa
@@ -140,22 +140,38 @@ def _rematch_now(kindred) -> None:
         uow.commit()
 
 
-def start_service(env: dict, port: int, workers: int) -> list[subprocess.Popen]:
+def start_service(
+    env: dict, port: int, workers: int, logs: Path | None = None
+) -> list[subprocess.Popen]:
+    """gunicorn (2 API workers, the supervisor's app factory), `workers` kindred workers and
+    the scheduler; their output goes to `logs/<name>.log` when a folder is given."""
     from service.cli import gunicorn_args
 
     python = sys.executable
-    commands = [
-        [python, "-m", "gunicorn", *gunicorn_args("127.0.0.1", port, 2)],
-        *[[python, "-m", "service.cli", "worker"]] * workers,
-        [python, "-m", "service.cli", "scheduler"],
-    ]
-    quiet = subprocess.DEVNULL
-    return [subprocess.Popen(c, env=env, stdout=quiet, stderr=quiet) for c in commands]
+    commands = {
+        "api": [python, "-m", "gunicorn", *gunicorn_args("127.0.0.1", port, 2)],
+        **{f"worker-{n + 1}": [python, "-m", "service.cli", "worker"] for n in range(workers)},
+        "scheduler": [python, "-m", "service.cli", "scheduler"],
+    }
+    children = []
+    for name, command in commands.items():
+        if logs is None:
+            out = subprocess.DEVNULL
+        else:
+            logs.mkdir(parents=True, exist_ok=True)
+            out = open(logs / f"{name}.log", "ab")  # noqa: SIM115 (the child keeps it open)
+        children.append(subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT))
+        if logs is not None:
+            out.close()  # the child has its own copy
+    return children
 
 
-def wait_ready(base: str) -> None:
+def wait_ready(base: str, children=()) -> None:
+    """Until /readyz answers 200; a child process of the service exiting meanwhile ends it."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
+        if any(child.poll() is not None for child in children):
+            raise SystemExit("a process of the service exited while starting")
         try:
             if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
                 return

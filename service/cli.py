@@ -164,14 +164,12 @@ def worker(queue_names: tuple[str, ...], burst: bool) -> None:
     """Run an RQ worker (warm shutdown on SIGTERM)."""
     from workers import context
     from workers.queues import ALL_QUEUES
-    from workers.worker import build_worker
+    from workers.worker import run
 
     with wired() as kindred:
         context.use(kindred)
         # Delayed retries are moved onto the queues by `kindred scheduler`, not by workers.
-        build_worker(kindred.redis, queue_names or ALL_QUEUES).work(
-            burst=burst, with_scheduler=False
-        )
+        run(kindred.redis, queue_names or ALL_QUEUES, burst=burst)
 
 
 @main.group()
@@ -212,10 +210,10 @@ def jobs_retry(job_ids: tuple[str, ...], everything: bool) -> None:
 @main.command()
 def scheduler() -> None:
     """Run the periodic scheduler (registry cleanup, and later weekly re-matching)."""
-    from workers.scheduler import build_scheduler
+    from workers.scheduler import run
 
     with wired() as kindred:
-        build_scheduler(kindred.redis).start()
+        run(kindred.redis)
 
 
 @main.command()

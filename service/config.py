@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 EMBEDDED_REDIS = "embedded"
@@ -64,8 +65,19 @@ class Settings:
     trusted_proxies: int = 0
     # The dashboard lists members with no activity for this many weeks.
     quiet_after_weeks: int = 4
-    # Sign-in attempts per address: Flask-Limiter's notation.
+    # Abuse limits, in Flask-Limiter's notation, counted in Redis for all processes.
+    # Sign-in attempts per address (and per coordinator account).
     login_rate_limit: str = "10 per minute;50 per hour"
+    # Sign-ups (API and the join page) per address: a community centre's shared Wi-Fi is one.
+    signup_rate_limit: str = "20 per hour;100 per day"
+    # Every API call per credential (a partner's API key, a member, a coordinator), or per
+    # address without one.
+    api_rate_limit: str = "300 per minute;10000 per hour"
+    # Retention, in days: suggestions never answered, notifications (inbox and email records),
+    # and outbox events already handled. Answers stay while the account does.
+    keep_suggestions_days: int = 90
+    keep_notifications_days: int = 180
+    keep_handled_events_days: int = 30
     # Always on every page: kindred is not a clinical service.
     help_line: str = (
         "kindred is not a crisis or clinical service. If you are struggling or feel unsafe, "
@@ -92,6 +104,21 @@ class Settings:
             quiet_after_weeks=_int("KINDRED_QUIET_AFTER_WEEKS", 4),
             trusted_proxies=_int("KINDRED_TRUSTED_PROXIES", 0),
             login_rate_limit=os.environ.get("KINDRED_LOGIN_RATE_LIMIT") or cls.login_rate_limit,
+            signup_rate_limit=os.environ.get("KINDRED_SIGNUP_RATE_LIMIT") or cls.signup_rate_limit,
+            api_rate_limit=os.environ.get("KINDRED_API_RATE_LIMIT") or cls.api_rate_limit,
+            keep_suggestions_days=_int("KINDRED_KEEP_SUGGESTIONS_DAYS", 90),
+            keep_notifications_days=_int("KINDRED_KEEP_NOTIFICATIONS_DAYS", 180),
+            keep_handled_events_days=_int("KINDRED_KEEP_HANDLED_EVENTS_DAYS", 30),
+        )
+
+    @property
+    def retention(self):
+        from service.services.privacy import Retention
+
+        return Retention(
+            suggestions=timedelta(days=self.keep_suggestions_days),
+            notifications=timedelta(days=self.keep_notifications_days),
+            handled_events=timedelta(days=self.keep_handled_events_days),
         )
 
     @property

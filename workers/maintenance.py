@@ -7,7 +7,7 @@ import os
 
 from rq.registry import clean_registries
 
-from service.services import matching, outbox, rhythm
+from service.services import matching, outbox, privacy, rhythm
 from workers import context
 from workers.queues import ALL_QUEUES, queue
 
@@ -56,7 +56,7 @@ def sweep_outbox() -> dict:
     publisher = kindred.publisher
     unpublished, stale = outbox.events_to_sweep(kindred.uow(publish=False))
     lost = [event_id for event_id in stale if not publisher.job_exists(event_id)]
-    revived = [e for e in stale if e not in lost and publisher.revive_if_orphaned(e)]
+    revived = publisher.revive_orphaned([e for e in stale if e not in lost])
     published = publisher.publish(unpublished + lost)
     if published or revived:
         log.info("outbox sweep: %d published, %d revived", len(published), len(revived))
@@ -76,6 +76,12 @@ def start_due_rematches() -> int:
 def expire_stale_suggestions() -> int:
     """Open suggestions unanswered for three weeks expire (daily)."""
     return matching.expire_stale_suggestions(context.kindred())
+
+
+def apply_retention() -> dict:
+    """Delete old unanswered suggestions, notifications and handled events (daily)."""
+    kindred = context.kindred()
+    return privacy.apply_retention(kindred, kindred.settings.retention)
 
 
 def start_weekly_rounds() -> int:

@@ -9,12 +9,17 @@ lose, and a restart (compose, systemd) resumes it at once.
 
 from __future__ import annotations
 
+import logging
+
+import redis
 from redis import Redis
 from rq import Queue
 from rq.cron import CronJob, CronScheduler
 from rq.scheduler import RQScheduler
 
+from service.adapters.redis_connection import wait_until_reachable
 from workers.maintenance import (
+    apply_retention,
     clean_job_registries,
     expire_stale_suggestions,
     send_reminders,
@@ -23,6 +28,9 @@ from workers.maintenance import (
     sweep_outbox,
 )
 from workers.queues import ALL_QUEUES, MAINTENANCE, SERIALIZER
+from workers.worker import stop_on_signals
+
+log = logging.getLogger(__name__)
 
 REGISTRY_CLEANUP_SECONDS = 30
 OUTBOX_SWEEP_SECONDS = 15
@@ -71,4 +79,22 @@ def build_scheduler(connection: Redis) -> KindredScheduler:
     scheduler.add(send_reminders, MAINTENANCE, interval=REMINDERS_SECONDS, job_timeout=300)
     # Daily at 03:30 server time (cron strings are local time; containers run in UTC).
     scheduler.add(expire_stale_suggestions, MAINTENANCE, cron="30 3 * * *", job_timeout=300)
+    scheduler.add(apply_retention, MAINTENANCE, cron="45 3 * * *", job_timeout=600)
     return scheduler
+
+
+def run(connection: Redis) -> None:
+    """`kindred scheduler`: schedule until asked to stop, whatever happens to Redis meanwhile.
+
+    RQ's cron scheduler ends on the first command Redis does not answer; a new one starts as
+    soon as Redis is back. It keeps no state (see the module docstring): it runs every periodic
+    job at once, so the sweep publishes what the outage left in the outbox straight away.
+    """
+    while True:
+        try:
+            build_scheduler(connection).start()
+            return  # stopped by SIGTERM or Ctrl+C
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            log.error("scheduler lost Redis (%s); it starts again when Redis is back", error)
+        stop_on_signals()
+        wait_until_reachable(connection)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import threading
+import time
 
+import redis
 from redis import Redis
 from rq import SimpleWorker
 from rq.worker import WorkerStatus
 
+from service.adapters.redis_connection import wait_until_reachable
 from workers.queues import ALL_QUEUES, SERIALIZER, queue
 
 log = logging.getLogger(__name__)
@@ -19,6 +24,8 @@ JOB_MONITORING_SECONDS = 5
 # 420 s would leave the dashboard unable to tell an idle worker from a dead one for 7 minutes).
 WORKER_TTL_SECONDS = 60
 RECLAIM_MARGIN_SECONDS = 10
+# A worker that quit on its own (Redis lost mid-job) is replaced after this pause at least.
+RESTART_PAUSE_SECONDS = 1
 
 
 class KindredWorker(SimpleWorker):
@@ -34,6 +41,12 @@ class KindredWorker(SimpleWorker):
     registry clean-up runs every 30 s) but never while it is alive, however long it takes.
     Job timeouts still apply (SIGALRM in this process, as in a horse).
     """
+
+    asked_to_stop = False
+
+    def request_stop(self, signum, frame):
+        self.asked_to_stop = True  # SIGTERM or Ctrl+C: not a worker that lost Redis
+        super().request_stop(signum, frame)
 
     def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
         if job.timeout and job.timeout > 0:
@@ -81,3 +94,35 @@ def build_worker(connection: Redis, queue_names=ALL_QUEUES, name: str | None = N
         job_monitoring_interval=JOB_MONITORING_SECONDS,
         worker_ttl=WORKER_TTL_SECONDS,
     )
+
+
+def run(connection: Redis, queue_names=ALL_QUEUES, burst: bool = False) -> None:
+    """`kindred worker`: work until asked to stop, whatever happens to Redis meanwhile.
+
+    RQ's worker waits for Redis while it waits for a job, but quits when Redis goes away while
+    it takes, runs or finishes one ("found an unhandled exception, quitting"). Then a new worker
+    starts as soon as Redis answers again. The interrupted job is reclaimed and retried like a
+    killed worker's (or re-published by the outbox sweep if Redis lost it); handlers are
+    idempotent, so it still has its effects once.
+    """
+    while True:
+        worker = build_worker(connection, queue_names)
+        # RQ's goodbye after it quit may fail too, Redis still away (RQ logged why it quit).
+        with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):
+            worker.work(burst=burst, with_scheduler=False)
+        if burst or worker.asked_to_stop:
+            return
+        log.error("worker %s quit without being asked to; a new one starts", worker.name)
+        stop_on_signals()
+        time.sleep(RESTART_PAUSE_SECONDS)  # whatever made it quit, never a tight loop
+        wait_until_reachable(connection)
+
+
+def stop_on_signals() -> None:
+    """Between RQ's own handlers (a process waiting for Redis): SIGTERM or Ctrl+C exits."""
+
+    def leave(signum, frame):
+        raise SystemExit(0)
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, leave)

@@ -45,6 +45,9 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str, **kwargs) -> sa.Engine:
+    # A failed statement's message is logged and kept (job_failures): without its parameters,
+    # it cannot carry an email or a profile's free text.
+    kwargs.setdefault("hide_parameters", True)
     url = normalise_url(url)
     if url.startswith("sqlite"):
         database = sa.engine.make_url(url).database

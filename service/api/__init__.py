@@ -7,6 +7,9 @@ from flask_smorest import Api
 
 from service.api import errors, health, listings, matches, members, organizations
 from service.api.docs import docs_assets
+from service.api.limits import api_limit, credential_or_address, limiter
+
+RESOURCES = (organizations, listings, members, matches)
 
 
 class KindredApi(errors.JsonErrorsMixin, Api):
@@ -33,8 +36,15 @@ def register_api(app: Flask) -> KindredApi:
         },
     )
     api = KindredApi(app)
-    for module in (health, organizations, listings, members, matches):
+    for module in (health, *RESOURCES):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs_assets)
     errors.register_domain_errors(app, api)
     return api
+
+
+# Once, at import: blueprints are shared by every app this process creates (tests make many).
+# One count per caller across every resource (a shared scope), so spreading calls over routes
+# gains nothing. Health probes are not limited: an orchestrator polls them.
+for _module in RESOURCES:
+    limiter.shared_limit(api_limit, scope="api", key_func=credential_or_address)(_module.blp)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from http import HTTPStatus
 
-from flask import Flask, request
+from flask import Flask, g, request
 from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
 
 from service.domain.errors import DomainError
@@ -78,6 +78,8 @@ def register_domain_errors(app: Flask, api) -> None:
             "errors": error.errors,
         }
         headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else {}
+        if error.retry_after is not None:
+            headers["Retry-After"] = g.retry_after = str(error.retry_after)
         return payload, error.status, headers
 
     @app.errorhandler(RecursionError)

@@ -18,12 +18,22 @@ from marshmallow import fields, validate
 from service.domain.vocabulary import DayPart, Weekday, values_of
 
 # Letters of any script, digits, and a few joiners: "board games", "café", "d&d", "3d printing".
+TAG_MAX_LENGTH = 40  # listing_tags.tag and member_tags.tag are String(40)
 TAG_PATTERN = re.compile(r"^\w[\w &'+/.-]{0,39}$")
 TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 AVAILABILITY_SLOTS = [f"{day}_{part}" for day in values_of(Weekday) for part in values_of(DayPart)]
 # Line breaks and tabs are fine in long text; every other control or format character is refused
 # (NUL breaks PostgreSQL, and bidirectional overrides can disguise text).
 ALLOWED_CONTROLS = {"\n", "\t"}
+
+
+def check_length_as_sent(field: fields.Field, text: str) -> str:
+    """Length bounds hold for the text as sent: trimming comes after, so padding a value with
+    spaces cannot carry it past the documented maxLength."""
+    for validator in field.validators:
+        if isinstance(validator, validate.Length):
+            validator(text)
+    return text
 
 
 class PlainText(fields.String):
@@ -34,7 +44,8 @@ class PlainText(fields.String):
         self.multiline = multiline
 
     def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        text = check_length_as_sent(self, super()._deserialize(value, attr, data, **kwargs))
+        text = text.strip()
         allowed = ALLOWED_CONTROLS if self.multiline else set()
         for character in text:
             category = unicodedata.category(character)
@@ -47,6 +58,9 @@ class PlainText(fields.String):
 
 class Tag(PlainText):
     """An interest or cause: trimmed, lower-cased, 1-40 plain characters."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=validate.Length(min=1, max=TAG_MAX_LENGTH), **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = " ".join(super()._deserialize(value, attr, data, **kwargs).split()).lower()
@@ -73,11 +87,14 @@ class TimeZoneName(PlainText):
 
 
 class UniqueList(fields.List):
-    """A list of plain values whose repeated entries are kept once, in first-seen order."""
+    """A list of plain values whose repeated entries are kept once, in first-seen order.
 
-    def _deserialize(self, value, attr, data, **kwargs):
-        items = super()._deserialize(value, attr, data, **kwargs)
-        return list(dict.fromkeys(items))
+    Repeats are dropped after validation, so the documented maxItems holds for the list as sent.
+    """
+
+    def deserialize(self, value, attr=None, data=None, **kwargs):
+        items = super().deserialize(value, attr, data, **kwargs)
+        return list(dict.fromkeys(items)) if isinstance(items, list) else items
 
 
 class EmailAddress(fields.Email):
@@ -87,7 +104,24 @@ class EmailAddress(fields.Email):
         super().__init__(validate=validate.Length(max=254), **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        return super()._deserialize(value, attr, data, **kwargs).strip().lower()
+        address = check_length_as_sent(self, super()._deserialize(value, attr, data, **kwargs))
+        return address.strip().lower()
+
+
+class Instant(fields.AwareDateTime):
+    """A date and time with its UTC offset (ISO 8601), at most 40 characters as sent: the parser
+    would otherwise take any number of digits after the seconds."""
+
+    MAX_LENGTH = 40
+
+    def __init__(self, **kwargs):
+        metadata = {"maxLength": self.MAX_LENGTH, **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and len(value) > self.MAX_LENGTH:
+            raise ma.ValidationError(f"Longer than maximum length {self.MAX_LENGTH}.")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 def text(max_length: int, min_length: int = 1, multiline: bool = False, **kwargs) -> PlainText:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationMetadataSchema
 from marshmallow import (
     Schema,
     ValidationError,
@@ -17,6 +18,7 @@ from marshmallow import (
 from service.adapters.repositories import ListingFilter
 from service.api.auth import ID, authenticated, current_caller, kindred
 from service.api.fields import (
+    Instant,
     StrictSchema,
     TimeZoneName,
     all_optional,
@@ -30,6 +32,7 @@ from service.api.fields import (
     tag_list,
     text,
 )
+from service.api.idempotency import idempotent
 from service.domain.credentials import Role
 from service.domain.errors import RuleViolation
 from service.domain.vocabulary import (
@@ -45,7 +48,19 @@ from service.domain.vocabulary import (
 from service.services import interest
 from service.services import listings as use_cases
 
-blp = Blueprint(
+
+class JsonPaginationBlueprint(Blueprint):
+    """Documents X-Pagination as what it is: a JSON object in a header. flask-smorest documents
+    it with a plain `schema`, which in OpenAPI 3 means the "simple" style (`total,1,page,1`)."""
+
+    def _document_pagination_metadata(self, spec, resp_doc):
+        resp_doc.setdefault("headers", {})[self.PAGINATION_HEADER_NAME] = {
+            "description": "Pagination metadata, as JSON",
+            "content": {"application/json": {"schema": PaginationMetadataSchema}},
+        }
+
+
+blp = JsonPaginationBlueprint(
     "listings",
     __name__,
     url_prefix="/api/v1/listings",
@@ -60,7 +75,7 @@ class WeeklySlotSchema(StrictSchema):
 
 
 class DatedSessionSchema(StrictSchema):
-    starts_at = fields.AwareDateTime(
+    starts_at = Instant(
         required=True,
         validate=validate.Range(
             min=datetime(2000, 1, 1, tzinfo=UTC),
@@ -147,9 +162,12 @@ class ListingSchema(Schema):
     capacity = fields.Integer(allow_none=True)
     languages = fields.List(fields.String())
     status = enum(ListingStatus)
-    status_changed_by = fields.String()
+    # The review, between the partner and the coordinators: members do not get these two.
+    status_changed_by = fields.String(metadata={"description": "Partners and coordinators only"})
     status_changed_at = fields.DateTime()
-    review_note = fields.String(allow_none=True)
+    review_note = fields.String(
+        allow_none=True, metadata={"description": "Partners and coordinators only"}
+    )
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
@@ -251,6 +269,7 @@ def list_listings(args, pagination_parameters):
 
 @blp.post("")
 @authenticated(Role.PARTNER)
+@idempotent
 @blp.arguments(ListingWriteSchema)
 @blp.response(201, ListingSchema)
 def create_listing(data):
@@ -287,6 +306,7 @@ def close_listing(listing_id):
 
 @blp.post(f"/<{ID}:listing_id>/review")
 @authenticated(Role.COORDINATOR)
+@idempotent
 @blp.arguments(ReviewSchema)
 @blp.response(200, ListingSchema)
 def review_listing(data, listing_id):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import url_for
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from service.api.auth import ID, authenticated, current_caller, kindred
 from service.api.fields import StrictSchema, boolean, enum
+from service.api.idempotency import idempotent
 from service.domain.credentials import Role
 from service.domain.vocabulary import Answer, MatchRequestStatus, SuggestionKind, SuggestionStatus
 from service.services import introductions, matching, notifications
@@ -99,11 +100,13 @@ class NotificationSchema(Schema):
 class InboxQuerySchema(StrictSchema):
     # A query string carries text: "true"/"false" (fields.Boolean), unlike JSON bodies.
     unread = fields.Boolean(load_default=False, metadata={"description": "Only unread ones"})
-    limit = fields.Integer(load_default=50, validate=lambda n: 1 <= n <= 200)
+    # A validator must raise: marshmallow 4 ignores a lambda that returns False (no bound at all).
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 @blp.post("/members/me/match-requests")
 @authenticated(Role.MEMBER)
+@idempotent
 @blp.response(202, MatchRequestSchema)
 def request_matches():
     """Ask for matches. The answer comes from a worker: follow `Location` until `done`.
@@ -132,6 +135,7 @@ def current_suggestions():
 
 @blp.post(f"/suggestions/<{ID}:suggestion_id>/response")
 @authenticated(Role.MEMBER)
+@idempotent
 @blp.arguments(AnswerSchema)
 @blp.response(200, SuggestionSchema)
 def answer_suggestion(data, suggestion_id):
@@ -152,6 +156,7 @@ def inbox(query):
 
 @blp.post(f"/members/me/notifications/<{ID}:notification_id>/read")
 @authenticated(Role.MEMBER)
+@idempotent
 @blp.response(200, NotificationSchema)
 def mark_read(notification_id):
     """Mark one notification as read."""

@@ -22,7 +22,16 @@ from service.api.fields import (
     tag_list,
     text,
 )
+from service.api.idempotency import answer_belongs_to, idempotent
+from service.api.limits import sign_ups
+from service.api.matches import (
+    IntroductionSchema,
+    MatchRequestSchema,
+    NotificationSchema,
+    SuggestionSchema,
+)
 from service.domain.credentials import Role
+from service.domain.events import subject
 from service.domain.vocabulary import Attendance, Channel, GroupSize, Pace, Structure, Weekday
 from service.services import members as use_cases
 
@@ -166,10 +175,28 @@ class ConsentRecordSchema(Schema):
     recorded_at = fields.DateTime()
 
 
+class ExportedSuggestionSchema(SuggestionSchema):
+    answered_at = fields.DateTime(allow_none=True)
+    contact_shared = fields.Boolean()
+
+
+class WeeklyRoundSchema(Schema):
+    cycle = fields.String(metadata={"description": "The member's local ISO week"})
+    started_at = fields.DateTime()
+    digest = fields.String(metadata={"description": "pending, sent, empty or no_budget"})
+
+
 class ExportSchema(Schema):
+    """Everything kindred holds about the member; erasure removes all of it."""
+
     exported_at = fields.DateTime()
     profile = fields.Nested(ProfileSchema)
     consent_history = fields.List(fields.Nested(ConsentRecordSchema))
+    match_requests = fields.List(fields.Nested(MatchRequestSchema))
+    suggestions = fields.List(fields.Nested(ExportedSuggestionSchema))
+    introductions = fields.List(fields.Nested(IntroductionSchema))
+    notifications = fields.List(fields.Nested(NotificationSchema))
+    weekly_rounds = fields.List(fields.Nested(WeeklyRoundSchema))
 
 
 def _json_safe(data: dict) -> dict:
@@ -183,11 +210,14 @@ def _json_safe(data: dict) -> dict:
 
 
 @blp.post("")
+@sign_ups()
+@idempotent
 @blp.arguments(SignUpSchema)
 @blp.response(201, SignedUpSchema)
 def sign_up(data):
     """Create a member profile (open). Returns the member's token once: keep it."""
     signed_up = use_cases.sign_up(kindred().uow(), _json_safe(data))
+    answer_belongs_to(subject("member", signed_up.member.id))  # erased with the member
     return {"id": signed_up.member.id, "token": signed_up.token, "profile": signed_up.member}
 
 
@@ -213,7 +243,7 @@ def update_me(changes):
 @blp.response(204)
 def erase_me():
     """Erase your account and everything kindred holds about you. This cannot be undone."""
-    use_cases.erase_me(kindred().uow(), current_caller())
+    use_cases.erase_me(kindred().uow(), current_caller(), kindred().redis)
 
 
 @blp.get("/me/export")

@@ -7,6 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from service.api.auth import ID, authenticated, current_caller, kindred
 from service.api.fields import EmailAddress, StrictSchema, all_optional, boolean, text
+from service.api.idempotency import idempotent
 from service.domain.credentials import Role
 from service.services import organizations as use_cases
 from service.services import webhooks
@@ -66,6 +67,7 @@ class OrganizationCreatedSchema(Schema):
 
 @blp.post("")
 @authenticated(Role.COORDINATOR)
+@idempotent
 @blp.arguments(OrganizationCreateSchema)
 @blp.response(201, OrganizationCreatedSchema)
 def create_organization(data):
@@ -111,6 +113,7 @@ def list_keys(organization_id):
 
 @blp.post(f"/<{ID}:organization_id>/keys")
 @authenticated(Role.COORDINATOR, Role.PARTNER)
+@idempotent
 @blp.arguments(NewKeyRequestSchema)
 @blp.response(201, NewApiKeySchema)
 def issue_key(data, organization_id):
@@ -154,6 +157,7 @@ class NewWebhookSchema(Schema):
 
 @blp.post(f"/<{ID}:organization_id>/webhooks")
 @authenticated(Role.COORDINATOR, Role.PARTNER)
+@idempotent
 @blp.arguments(WebhookRequestSchema)
 @blp.response(201, NewWebhookSchema)
 def register_webhook(data, organization_id):

@@ -28,6 +28,7 @@ from marshmallow import missing
 from werkzeug.datastructures import MultiDict
 
 from service.api.fields import all_optional
+from service.api.limits import sign_ups
 from service.api.matches import AnswerSchema
 from service.api.members import (
     ConsentsSchema,
@@ -47,7 +48,6 @@ from service.dashboard.forms import (
     without_empty,
     words,
 )
-from service.dashboard.security import limiter, login_limit
 from service.dashboard.web_session import kindred, page_for, sign_in, sign_out, signed_in
 from service.domain.credentials import Role
 from service.domain.errors import DomainError, NotFound, RuleViolation
@@ -151,7 +151,7 @@ def member_time(moment, zone: str = "UTC") -> str:
 
 
 @bp.route("/join", methods=["GET", "POST"])
-@limiter.limit(login_limit, methods=["POST"])
+@sign_ups()
 def sign_up():
     caller = signed_in()
     if caller is not None and caller.role is Role.MEMBER:
@@ -560,7 +560,7 @@ def erase():
     if not ticked(request.form, "confirm"):
         errors = {"confirm": ["Please tick this box to confirm. Nothing has been erased."]}
         return render_template("me/privacy.html", errors=errors), 422
-    members.erase_me(kindred().uow(), g.caller)
+    members.erase_me(kindred().uow(), g.caller, kindred().redis)
     sign_out()
     return redirect(url_for(".goodbye"))
 

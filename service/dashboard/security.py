@@ -1,6 +1,5 @@
 """Browser-facing protection for the web pages: security headers (Flask-Talisman), CSRF tokens on
-every form (Flask-WTF) and rate-limited sign-in (Flask-Limiter, counted in Redis so that every API
-process shares the count).
+every form (Flask-WTF); and the abuse limits of the pages and the API (service/api/limits.py).
 
 The JSON API is exempt from CSRF: it authenticates with bearer tokens, which a browser never
 attaches on its own, so a forged cross-site request carries no credential.
@@ -8,17 +7,12 @@ attaches on its own, so a forged cross-site request carries no credential.
 
 from __future__ import annotations
 
-import logging
-
-from flask import Flask, current_app
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
+from flask import Flask
 from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFProtect
 
+from service.api import limits
 from service.config import Settings
-
-log = logging.getLogger(__name__)
 
 # No inline script or style anywhere: every script and stylesheet is a file kindred serves.
 CONTENT_SECURITY_POLICY = {
@@ -35,25 +29,6 @@ CONTENT_SECURITY_POLICY = {
 }
 SESSION_COOKIE = "kindred_session"
 
-# Module level because views name it in their decorators; its storage is set per app below.
-limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
-
-
-def login_limit() -> str:
-    """Sign-in and sign-up attempts per address (KINDRED_LOGIN_RATE_LIMIT)."""
-    return current_app.extensions["kindred"].settings.login_rate_limit
-
-
-def limiter_storage_uri(redis_url: str) -> str:
-    """Flask-Limiter's name for the Redis kindred uses. Without a URL (an embedded Redis this
-    process has not started) counts stay in this process."""
-    if redis_url.startswith("unix://"):
-        return "redis+" + redis_url
-    if redis_url.startswith(("redis://", "rediss://")):
-        return redis_url
-    log.warning("rate limits are counted per process: REDIS_URL names no server")
-    return "memory://"
-
 
 def protect(app: Flask, settings: Settings, api_blueprints: list[str]) -> None:
     app.config.update(
@@ -65,8 +40,6 @@ def protect(app: Flask, settings: Settings, api_blueprints: list[str]) -> None:
         # The token (and SameSite cookies) stop cross-site posts; a Referer check would refuse
         # every form, since pages send no Referer (Referrer-Policy: no-referrer).
         WTF_CSRF_SSL_STRICT=False,
-        RATELIMIT_STORAGE_URI=limiter_storage_uri(settings.redis_url),
-        RATELIMIT_KEY_PREFIX="kindred-limits",
     )
     # Headers and CSRF are set up per app (their settings live on the instance).
     Talisman(
@@ -84,4 +57,4 @@ def protect(app: Flask, settings: Settings, api_blueprints: list[str]) -> None:
     csrf = CSRFProtect(app)
     for name in api_blueprints:
         csrf.exempt(app.blueprints[name])
-    limiter.init_app(app)
+    limits.configure(app, settings.redis_url)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from service.api.fields import EmailAddress
-from service.dashboard.security import limiter, login_limit
+from service.api.limits import limiter, login_limit
 from service.dashboard.web_session import (
     HOME_PAGE,
     kindred,

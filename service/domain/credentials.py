@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -30,6 +30,8 @@ class Principal:
 
     role: Role
     subject_id: int
+    # A partner calls with one of its organization's keys; limits are counted per key.
+    api_key_id: int | None = field(default=None, compare=False)
 
     @property
     def label(self) -> str:

@@ -8,10 +8,16 @@ class DomainError(Exception):
 
     status = 400
 
-    def __init__(self, message: str, errors: dict[str, list[str]] | None = None):
+    def __init__(
+        self,
+        message: str,
+        errors: dict[str, list[str]] | None = None,
+        retry_after: int | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.errors = errors or {}
+        self.retry_after = retry_after  # seconds, when trying again later will work
 
 
 class NotAuthenticated(DomainError):
@@ -40,3 +46,9 @@ class RuleViolation(DomainError):
     """Input that is well-formed but breaks a rule (e.g. an in-person listing without a place)."""
 
     status = 422
+
+
+class Unavailable(DomainError):
+    """Something kindred needs is down for a moment: nothing was done, try again later."""
+
+    status = 503

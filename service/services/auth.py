@@ -35,7 +35,7 @@ def _lookup(uow: UnitOfWork, role: Role | None, secret_hash: str) -> Principal |
         now = utcnow()
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
             key.last_used_at = now
-        return Principal(Role.PARTNER, key.organization_id)
+        return Principal(Role.PARTNER, key.organization_id, api_key_id=key.id)
     if role is Role.MEMBER:
         member = uow.members.by_token_hash(secret_hash)
         return Principal(Role.MEMBER, member.id) if member else None

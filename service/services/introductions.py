@@ -123,6 +123,10 @@ def on_introduction_accepted(kindred, event_id: int, introduction_id: int) -> st
     """Tell both members, each with what the other agreed to share."""
     with kindred.uow() as uow:
         introduction = uow.session.get(Introduction, introduction_id)
+        if introduction is None:  # one of the two was erased since: nobody to tell
+            outbox.mark_handled(uow, event_id)
+            uow.commit()
+            return "no such introduction"
         low = uow.members.get(introduction.member_low_id)
         high = uow.members.get(introduction.member_high_id)
         about = subject("introduction", introduction_id)
@@ -164,28 +168,33 @@ def _introduction_text(other: Member) -> str:
 
 def my_introductions(uow: UnitOfWork, caller: Principal) -> list[dict]:
     require_role(caller, Role.MEMBER)
-    me = caller.subject_id
     with uow:
-        rows = uow.session.scalars(
-            sa.select(Introduction)
-            .where(
-                Introduction.status == IntroductionStatus.INTRODUCED,
-                sa.or_(Introduction.member_low_id == me, Introduction.member_high_id == me),
-            )
-            .order_by(Introduction.introduced_at.desc())
-        ).all()
-        result = []
-        for introduction in rows:
-            other_id = (
-                introduction.member_high_id
-                if introduction.member_low_id == me
-                else introduction.member_low_id
-            )
-            result.append(
-                {
-                    "id": introduction.id,
-                    "introduced_at": introduction.introduced_at,
-                    "peer": shared_by(uow.members.get(other_id)),
-                }
-            )
-        return result
+        return introductions_of(uow, caller.subject_id)
+
+
+def introductions_of(uow: UnitOfWork, me: int) -> list[dict]:
+    """The member's introductions, each with what the peer chose to share (in the caller's
+    unit of work)."""
+    rows = uow.session.scalars(
+        sa.select(Introduction)
+        .where(
+            Introduction.status == IntroductionStatus.INTRODUCED,
+            sa.or_(Introduction.member_low_id == me, Introduction.member_high_id == me),
+        )
+        .order_by(Introduction.introduced_at.desc())
+    ).all()
+    result = []
+    for introduction in rows:
+        other_id = (
+            introduction.member_high_id
+            if introduction.member_low_id == me
+            else introduction.member_low_id
+        )
+        result.append(
+            {
+                "id": introduction.id,
+                "introduced_at": introduction.introduced_at,
+                "peer": shared_by(uow.members.get(other_id)),
+            }
+        )
+    return result

@@ -16,11 +16,26 @@ from service.services.auth import require_role
 from service.services.unit_of_work import UnitOfWork
 
 ALL_STATUSES = tuple(ListingStatus)
+# A listing's review is between its partner and the coordinators: the coordinator's note to the
+# partner, and who moved the listing to its status.
+REVIEW_FIELDS = frozenset({"review_note", "status_changed_by"})
+
+
+class PublishedListing:
+    """A listing as members read it: everything its partner published, not its review."""
+
+    def __init__(self, listing: Listing):
+        self._listing = listing
+
+    def __getattr__(self, name: str):
+        if name in REVIEW_FIELDS:
+            raise AttributeError(f"members do not read a listing's {name}")
+        return getattr(self._listing, name)
 
 
 @dataclass(frozen=True)
 class Page:
-    items: list[Listing]
+    items: list[Listing | PublishedListing]
     total: int
 
 
@@ -52,9 +67,9 @@ def create_listing_once(uow: UnitOfWork, caller: Principal, data: dict) -> Listi
     return create_listing(uow, caller, data)
 
 
-def get_listing(uow: UnitOfWork, caller: Principal, listing_id: int) -> Listing:
+def get_listing(uow: UnitOfWork, caller: Principal, listing_id: int) -> Listing | PublishedListing:
     with uow:
-        return _visible_listing(uow, caller, listing_id)
+        return _as_seen_by(caller, _visible_listing(uow, caller, listing_id))
 
 
 def search_listings(
@@ -63,7 +78,7 @@ def search_listings(
     filters = _restrict_to_visible(caller, filters)
     with uow:
         items, total = uow.listings.search(filters, offset, limit)
-        return Page(items=items, total=total)
+        return Page(items=[_as_seen_by(caller, item) for item in items], total=total)
 
 
 def update_listing(uow: UnitOfWork, caller: Principal, listing_id: int, changes: dict) -> Listing:
@@ -143,6 +158,10 @@ def _restrict_to_visible(caller: Principal, filters: ListingFilter) -> ListingFi
             raise Forbidden("members can list active listings only")
         return replace(filters, statuses=(ListingStatus.ACTIVE,))
     return filters
+
+
+def _as_seen_by(caller: Principal, listing: Listing) -> Listing | PublishedListing:
+    return PublishedListing(listing) if caller.role is Role.MEMBER else listing
 
 
 def _visible_listing(uow: UnitOfWork, caller: Principal, listing_id: int) -> Listing:

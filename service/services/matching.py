@@ -41,7 +41,11 @@ def request_matches(uow: UnitOfWork, caller: Principal, reason: str = "asked") -
 
 
 def _request_for(uow: UnitOfWork, member_id: int, reason: str) -> MatchRequest:
-    """The member's unfinished request, or a new one in the caller's transaction."""
+    """The member's unfinished request, or a new one in the caller's transaction.
+
+    The member's row is locked first (until the caller commits): two asks at the same moment,
+    in two API processes, would otherwise both find nothing waiting and make two requests."""
+    uow.session.execute(sa.select(Member.id).where(Member.id == member_id).with_for_update())
     member = uow.members.get(member_id)
     if member is None:
         raise NotFound("no such member")
@@ -158,6 +162,7 @@ def _store_answer(uow: UnitOfWork, event_id, request_id, groups, peers) -> str:
     if request.status is MatchRequestStatus.DONE:  # another run got there first
         return "already answered"
     cycle = cycle_of(utcnow())
+    peers = _still_open_to_peers(uow, request.member_id, peers)
     wanted = [
         *[(SuggestionKind.GROUP, f"listing:{s.listing_id}", s) for s in groups],
         *[(SuggestionKind.PEER, f"member:{s.member_id}", s) for s in peers],
@@ -206,6 +211,23 @@ def _store_answer(uow: UnitOfWork, event_id, request_id, groups, peers) -> str:
     outbox.mark_handled(uow, event_id)
     uow.commit()
     return f"{request.group_count} groups, {request.peer_count} peers"
+
+
+def _still_open_to_peers(uow: UnitOfWork, member_id: int, peers: list) -> list:
+    """The peers who, as this answer is stored, still consent (as does the member). The fitted
+    matcher may be older than a withdrawal or an erasure: the database has the last word."""
+    if not peers:
+        return []
+    consenting = set(
+        uow.session.scalars(
+            sa.select(Member.id).where(
+                Member.id.in_([member_id, *(p.member_id for p in peers)]),
+                Member.consent_matching.is_(True),
+                Member.consent_peer_introductions.is_(True),
+            )
+        )
+    )
+    return [p for p in peers if p.member_id in consenting] if member_id in consenting else []
 
 
 def _suggestion(request, kind, target, found, cycle) -> Suggestion:

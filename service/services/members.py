@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
+from redis import exceptions as redis_errors
 from sqlalchemy.exc import IntegrityError
 
 from service.adapters.orm import ConsentRecord, Member, pop_tags, utcnow
 from service.domain.credentials import Principal, Role, issue_secret
-from service.domain.errors import Conflict, NotFound
+from service.domain.errors import Conflict, NotFound, Unavailable
 from service.domain.places import check_coordinates
 from service.domain.vocabulary import Consent
+from service.services import introductions, privacy
 from service.services.auth import require_role
 from service.services.unit_of_work import UnitOfWork
 
@@ -91,27 +94,52 @@ def update_me(uow: UnitOfWork, caller: Principal, changes: dict) -> Member:
 def set_consents(uow: UnitOfWork, caller: Principal, consents: dict[str, bool]) -> Member:
     with uow:
         member = own_member(uow, caller)
+        had_peers = member.consent_matching and member.consent_peer_introductions
         granted = _record_consents(member, {Consent(k): v for k, v in consents.items()})
         if granted:  # a new consent opens new matches
             _rematch_soon(member)
+        # A withdrawal takes effect in this transaction, not at the next re-match.
+        if not member.consent_matching:
+            privacy.withdraw_from_matching(uow, member.id)
+        elif had_peers and not member.consent_peer_introductions:
+            privacy.withdraw_from_peers(uow, member.id)
         uow.commit()
         return member
 
 
-def erase_me(uow: UnitOfWork, caller: Principal) -> None:
-    """Erasure deletes the member row; tags and consent history go with it (ON DELETE CASCADE)."""
+def erase_me(uow: UnitOfWork, caller: Principal, redis) -> None:
+    """Erase the member: their row and its cascade, the traces outside it, and Redis's.
+
+    Redis goes first: if the commit then fails, the outbox sweep re-publishes the member's
+    events. Without Redis nothing is erased (503), rather than leaving jobs behind."""
     with uow:
-        uow.members.delete(own_member(uow, caller))
+        member = own_member(uow, caller)
+        traces = privacy.traces_of(uow, member.id)
+        try:
+            privacy.forget_in_redis(redis, member.id, traces)
+        except redis_errors.RedisError as error:
+            raise Unavailable(
+                "erasure needs the queue, which is down: try again in a minute", retry_after=60
+            ) from error
+        privacy.delete_traces(uow, traces)
+        uow.members.delete(member)
         uow.commit()
+    # A job published between the two steps names an event that is gone: remove it too.
+    with contextlib.suppress(redis_errors.RedisError):
+        privacy.forget_in_redis(redis, member.id, traces)
 
 
 def export_me(uow: UnitOfWork, caller: Principal) -> dict:
+    """Everything kindred holds about the member, in one document (what erasure removes)."""
     with uow:
         member = own_member(uow, caller)
+        mine = privacy.held_about(uow, member.id)
         return {
             "exported_at": utcnow(),
             "profile": member,
             "consent_history": list(member.consent_records),
+            **mine,
+            "introductions": introductions.introductions_of(uow, member.id),
         }
 
 

@@ -14,6 +14,7 @@ from datetime import timedelta
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from service.adapters.email import sender_for
+from service.adapters.redis_traces import SIGN_IN_COOLDOWN
 from service.domain.errors import NotAuthenticated
 from service.domain.events import EventKind, subject
 from service.services import members, outbox
@@ -40,7 +41,7 @@ def request_link(uow: UnitOfWork, email: str, redis=None) -> None:
         member = uow.members.by_email(email)
         if member is None:
             return
-        cooldown = f"kindred:sign-in-link-cooldown:{member.id}"
+        cooldown = SIGN_IN_COOLDOWN.format(member_id=member.id)
         if redis is not None and not redis.set(cooldown, 1, nx=True, ex=LINK_COOLDOWN_SECONDS):
             return
         outbox.record(uow, EventKind.SIGN_IN_LINK_REQUESTED, subject("member", member.id))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.adapters.repositories import (
@@ -16,8 +17,11 @@ from service.adapters.repositories import (
     MemberRepository,
     OrganizationRepository,
 )
+from service.domain.errors import Unavailable
 
 Publisher = Callable[[list[int]], None]
+# A restart of PostgreSQL takes seconds: a client told 503 may try again after this many.
+RETRY_AFTER_SECONDS = 5
 
 
 class UnitOfWork:
@@ -34,10 +38,18 @@ class UnitOfWork:
         self.new_events: list = []
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, exc_type, error, traceback) -> None:
         # Closing rolls back whatever was not committed (a failed request leaves no half-written
         # rows) and detaches loaded objects without expiring them, so callers can still read them.
         self.session.close()
+        if unreachable(error):
+            # The database went away (a restart, a failover) or had to give up (a deadlock, a
+            # lock timeout): nothing was written, and trying again shortly will work. A request
+            # is answered 503 instead of a 500; a job is retried as before.
+            raise Unavailable(
+                "the database cannot be reached just now: nothing was changed, try again shortly",
+                retry_after=RETRY_AFTER_SECONDS,
+            ) from error
 
     def commit(self) -> None:
         self.session.flush()
@@ -49,3 +61,11 @@ class UnitOfWork:
 
     def flush(self) -> None:
         self.session.flush()
+
+
+def unreachable(error: BaseException | None) -> bool:
+    """A database error that says "not now" (lost connection, shutting down or starting up,
+    deadlock, lock timeout), not "never" (a constraint, a bug in a query)."""
+    return isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError) or bool(
+        getattr(error, "connection_invalidated", False)
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.integration.api.conftest import listing_body
@@ -190,3 +192,79 @@ def test_sessions_need_a_plausible_date(verified_partner):
     response = verified_partner.post("/api/v1/listings", json=body)
     assert response.status_code == 422
     assert "sessions[0].starts_at" in response.json["errors"]
+
+
+# Found by schemathesis (tests/fuzz) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "201", "9223372036854775808"])
+def test_inbox_limit_out_of_range_is_refused(member, limit):
+    """The bound was a lambda returning False, which marshmallow 4 ignores: -1 read the whole
+    inbox and a huge number was a 500 (an overflow in the database driver)."""
+    response = member.get(f"/api/v1/members/me/notifications?limit={limit}")
+    assert response.status_code == 422
+    assert "limit" in response.json["errors"]
+
+
+def test_inbox_limit_bounds_are_documented(anonymous):
+    parameters = anonymous.get("/openapi.json").json["paths"]["/api/v1/members/me/notifications"]
+    limit = next(p for p in parameters["get"]["parameters"] if p["name"] == "limit")
+    assert (limit["schema"]["minimum"], limit["schema"]["maximum"]) == (1, 200)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"notify_channels": ["in_app", "email", "in_app"]},
+        {"availability": ["sat_morning"] * 22},
+        {"interests": ["chess"] * 21},
+    ],
+)
+def test_repeats_count_towards_a_list_bound(member, change):
+    """Repeats are dropped, but only after the list as sent is checked against its maxItems."""
+    response = member.patch("/api/v1/members/me", json=change)
+    assert response.status_code == 422
+    assert list(response.json["errors"]) == list(change)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("display_name", "Ann" + " " * 60),
+        ("email", "ann@example.org" + " " * 250),
+        ("interests", ["chess" + " " * 40]),
+        ("interests_text", "\n" * 1001),
+    ],
+)
+def test_padding_cannot_carry_text_past_its_bound(member, field, value):
+    """maxLength holds for the text as sent; trimming comes after the check."""
+    response = member.patch("/api/v1/members/me", json={field: value})
+    assert response.status_code == 422
+    assert list(response.json["errors"]) == [field if field != "interests" else "interests[0]"]
+
+
+def test_a_session_time_has_a_bounded_length(verified_partner):
+    """The ISO parser takes any number of digits after the seconds; the documented maxLength
+    (40) is enforced before it."""
+    starts_at = "2026-12-05T09:00:00." + "1" * 5000 + "+00:00"
+    body = listing_body(sessions=[{"starts_at": starts_at, "minutes": 60}])
+    response = verified_partner.post("/api/v1/listings", json=body)
+    assert response.status_code == 422
+    assert list(response.json["errors"]) == ["sessions[0].starts_at"]
+
+
+def test_tags_and_session_times_document_their_bounds(anonymous):
+    schemas = anonymous.get("/openapi.json").json["components"]["schemas"]
+    assert schemas["ListingWrite"]["properties"]["interests"]["items"]["maxLength"] == 40
+    assert schemas["DatedSession"]["properties"]["starts_at"]["maxLength"] == 40
+
+
+def test_pagination_header_is_documented_as_json(member):
+    """X-Pagination carries JSON; a plain header `schema` would mean `total,1,page,1`."""
+    document = member.get("/openapi.json").json
+    header = document["paths"]["/api/v1/listings"]["get"]["responses"]["200"]["headers"]
+    assert header["X-Pagination"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/PaginationMetadata"
+    }
+    response = member.get("/api/v1/listings")
+    assert json.loads(response.headers["X-Pagination"])["total"] == 0
