@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 AXE := tests/browser/node_modules/axe-core/axe.min.js
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 
-.PHONY: run test lint install clean evaluate bench bench-pipeline bench-dashboard fuzz load
+.PHONY: run test lint install clean evaluate bench bench-pipeline bench-dashboard fuzz load \
+	bench-scale
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +67,12 @@ bench-pipeline: install
 bench-dashboard: install
 	$(BIN)/python -m bench.dashboard_overview --json var/bench/results/dashboard_overview.json \
 		$(if $(DASHBOARD_DB),--database-url $(DASHBOARD_DB))
+
+## make bench-scale: 1,000,000 members and 100,000 listings as 10 region shards, each fitted on
+## its own, against all of it fitted as one model (JSON in var/bench/results/scale_regions.json,
+## chart in docs/benchmarks/scale_regions.png; about 15 minutes on 2 cores, 5 GB of memory)
+bench-scale: install
+	$(BIN)/python -m bench.scale_regions
 
 ## make load: 10,000 match requests and 1,000 listings from concurrent clients against
 ## gunicorn -w 2, two workers and the scheduler on PostgreSQL and Redis, a few minutes (JSON in

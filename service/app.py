@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import time
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -11,6 +11,7 @@ from service.api import register_api
 from service.bootstrap import Kindred, bootstrap
 from service.config import Settings
 from service.dashboard import register_pages
+from service.observability import logs, web
 
 
 def create_app(settings: Settings | None = None, kindred: Kindred | None = None) -> Flask:
@@ -29,7 +30,10 @@ def create_app(settings: Settings | None = None, kindred: Kindred | None = None)
         # would be shared by everyone, and https would look like http.
         hops = kindred.settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
-    logging.basicConfig(level=kindred.settings.log_level)
+    logs.configure(kindred.settings.log_level)
+    # First, so its timing and request id wrap every other hook of the request.
+    web.init_app(app)
+    app.extensions["kindred_started"] = time.monotonic()  # the scheduler's grace (readyz)
     api = register_api(app)
     register_pages(app, api, api_blueprints=list(app.blueprints))
     return app

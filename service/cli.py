@@ -18,13 +18,19 @@ from service.config import Settings
 log = logging.getLogger("kindred.cli")
 
 
+# The long-running processes of a deployment log JSON unless KINDRED_LOG_FORMAT says otherwise;
+# commands a person runs (and `kindred run`, on a laptop) log text.
+JSON_LOG_COMMANDS = ("serve", "worker", "scheduler")
+
+
 @click.group()
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """kindred: a few good groups and peers with shared values."""
-    logging.basicConfig(
-        level=os.environ.get("KINDRED_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from service.observability import logs
+
+    default = "json" if ctx.invoked_subcommand in JSON_LOG_COMMANDS else "text"
+    logs.configure(os.environ.get("KINDRED_LOG_LEVEL", "INFO"), logs.log_format(default))
     # Alembic announces each of its plugins at INFO; the migrations it runs are what matter.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
@@ -135,6 +141,14 @@ def import_listings_command(csv_file: Path, org_name: str, create_org: bool, sho
 @click.option("--workers", default=2, show_default=True, help="gunicorn worker processes")
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the API and pages under gunicorn."""
+    import tempfile
+
+    from service.observability import logs, metrics
+
+    os.environ.setdefault(logs.FORMAT_VARIABLE, "json")  # read by gunicorn and its workers
+    if not os.environ.get(metrics.MULTIPROC_DIR):
+        # One /metrics for all gunicorn workers: they count into files in one empty folder.
+        os.environ[metrics.MULTIPROC_DIR] = tempfile.mkdtemp(prefix="kindred-metrics-")
     os.execvp(
         sys.executable, [sys.executable, "-m", "gunicorn", *gunicorn_args(host, port, workers)]
     )
@@ -151,6 +165,9 @@ def gunicorn_args(host: str, port: int, workers: int) -> list[str]:
         # Sign-in links and calendar feeds carry their token in the path: not in the log.
         "--logger-class",
         "service.adapters.access_log.RedactingLogger",
+        # gunicorn's default access line, and the request id kindred answered with.
+        "--access-logformat",
+        '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %({x-request-id}o)s',
         "--graceful-timeout",
         "20",
         "service.app:create_app()",
@@ -166,6 +183,11 @@ def worker(queue_names: tuple[str, ...], burst: bool) -> None:
     from workers.queues import ALL_QUEUES
     from workers.worker import run
 
+    metrics_port = os.environ.get("KINDRED_METRICS_PORT")
+    if metrics_port:
+        from service.observability import metrics
+
+        metrics.serve_on_port(int(metrics_port), os.environ.get("KINDRED_METRICS_ADDR", "0.0.0.0"))
     with wired() as kindred:
         context.use(kindred)
         # Delayed retries are moved onto the queues by `kindred scheduler`, not by workers.
@@ -205,6 +227,21 @@ def jobs_retry(job_ids: tuple[str, ...], everything: bool) -> None:
     click.echo(f"re-queued {len(requeued)} job(s)")
     if missing:
         raise click.ClickException(f"not dead letters: {', '.join(missing)}")
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["worker", "scheduler"]))
+def alive(kind: str) -> None:
+    """Exit 0 if a worker (or the scheduler) on this host renewed its heartbeat in Redis lately,
+    else 1: the health check of a worker or scheduler container."""
+    import socket
+
+    from workers.health import alive_on_host
+
+    with wired() as kindred:
+        found = alive_on_host(kindred.redis, kind, socket.gethostname())
+    click.echo(f"{kind} on {socket.gethostname()}: {'alive' if found else 'not alive'}")
+    sys.exit(0 if found else 1)
 
 
 @main.command()

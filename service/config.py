@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from service.domain import regions as region_config
+
 EMBEDDED_REDIS = "embedded"
 
 
@@ -78,6 +80,9 @@ class Settings:
     keep_suggestions_days: int = 90
     keep_notifications_days: int = 180
     keep_handled_events_days: int = 30
+    # KINDRED_REGIONS: named bounding boxes; matching events go to `matching-<region>` queues
+    # (service/domain/regions.py, docs/scaling.md). None: one `matching` queue.
+    regions: region_config.Regions | None = None
     # Always on every page: kindred is not a clinical service.
     help_line: str = (
         "kindred is not a crisis or clinical service. If you are struggling or feel unsafe, "
@@ -109,6 +114,7 @@ class Settings:
             keep_suggestions_days=_int("KINDRED_KEEP_SUGGESTIONS_DAYS", 90),
             keep_notifications_days=_int("KINDRED_KEEP_NOTIFICATIONS_DAYS", 180),
             keep_handled_events_days=_int("KINDRED_KEEP_HANDLED_EVENTS_DAYS", 30),
+            regions=region_config.parse(os.environ.get("KINDRED_REGIONS")),
         )
 
     @property

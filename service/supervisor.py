@@ -8,10 +8,12 @@ processes. If any child dies, everything stops, so a half-running service never 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from service.adapters.migrations import upgrade
 from service.adapters.redis_connection import socket_url, start_embedded
@@ -19,6 +21,8 @@ from service.bootstrap import bootstrap
 from service.cli import gunicorn_args
 from service.config import Settings
 from service.demo.seed import credentials_path, is_seeded, seed_demo
+from service.observability.logs import FORMAT_VARIABLE
+from service.observability.metrics import MULTIPROC_DIR
 
 STOP_GRACE_SECONDS = 20
 
@@ -29,6 +33,11 @@ def run_all(port: int, seed: bool) -> int:
     env = dict(os.environ, KINDRED_VAR_DIR=str(settings.var_dir))
     # Links in emails (sign-in, calendar) point at this server unless told otherwise.
     env.setdefault("KINDRED_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    # On a laptop: text logs, and one /metrics for gunicorn's workers, the worker and the
+    # scheduler (they share prometheus_client's multiprocess folder, emptied at each start).
+    env.setdefault(FORMAT_VARIABLE, "text")
+    if not env.get(MULTIPROC_DIR):
+        env[MULTIPROC_DIR] = str(_empty_metrics_dir(settings.var_dir / "prometheus"))
     if settings.uses_embedded_redis:
         embedded = start_embedded(settings.var_dir)
         env["REDIS_URL"] = socket_url(embedded)
@@ -46,6 +55,12 @@ def run_all(port: int, seed: bool) -> int:
     finally:
         if embedded is not None:
             embedded.shutdown()
+
+
+def _empty_metrics_dir(path: Path) -> Path:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
 
 
 def _start_children(port: int, env: dict) -> dict[str, subprocess.Popen]:
@@ -69,7 +84,7 @@ def _print_welcome(port: int, kindred) -> None:
         f"  members:      {base}/me          partners: {base}/partner",
         f"  API:          {base}/api/v1",
         f"  API docs:     {base}/docs   (OpenAPI: {base}/openapi.json)",
-        f"  health:       {base}/healthz  {base}/readyz",
+        f"  health:       {base}/healthz  {base}/readyz   metrics: {base}/metrics",
     ]
     path = credentials_path(kindred)
     if path.exists():

@@ -35,6 +35,7 @@ class ProcessLiveness:
     last_heartbeat: datetime | None
     alive: bool
     state: str
+    hostname: str | None = None
 
 
 def queue_depths(connection: Redis) -> list[QueueDepth]:
@@ -63,10 +64,16 @@ def processes(connection: Redis, now: datetime | None = None) -> list[ProcessLiv
             worker.get_state(),
             now,
             WORKER_SILENT_AFTER,
+            worker.hostname,
         )
         for worker in Worker.all(connection=connection)
     ]
-    found += [
+    return found + schedulers(connection, now)
+
+
+def schedulers(connection: Redis, now: datetime | None = None) -> list[ProcessLiveness]:
+    now = now or datetime.now(UTC)
+    return [
         _liveness(
             scheduler.name,
             "scheduler",
@@ -74,14 +81,28 @@ def processes(connection: Redis, now: datetime | None = None) -> list[ProcessLiv
             "scheduling",
             now,
             SCHEDULER_SILENT_AFTER,
+            scheduler.hostname,
         )
         for scheduler in CronScheduler.all(connection)
     ]
-    return found
 
 
-def _liveness(name, kind, heartbeat, state, now, silent_after) -> ProcessLiveness:
+def scheduler_alive(connection: Redis, now: datetime | None = None) -> bool:
+    """A scheduler has said it is alive recently (what /readyz asks)."""
+    return any(found.alive for found in schedulers(connection, now))
+
+
+def alive_on_host(connection: Redis, kind: str, hostname: str, now: datetime | None = None) -> bool:
+    """A worker (or the scheduler) on this host has a fresh heartbeat: a container's health
+    check (`kindred alive worker`), where the container's hostname names its processes."""
+    return any(
+        found.alive and found.kind == kind and found.hostname == hostname
+        for found in processes(connection, now)
+    )
+
+
+def _liveness(name, kind, heartbeat, state, now, silent_after, hostname=None) -> ProcessLiveness:
     if heartbeat is not None and heartbeat.tzinfo is None:
         heartbeat = heartbeat.replace(tzinfo=UTC)  # RQ keeps UTC without a zone
     alive = heartbeat is not None and now - heartbeat <= silent_after
-    return ProcessLiveness(name, kind, heartbeat, alive, str(state))
+    return ProcessLiveness(name, kind, heartbeat, alive, str(state), hostname)

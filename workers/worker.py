@@ -13,7 +13,10 @@ from redis import Redis
 from rq import SimpleWorker
 from rq.worker import WorkerStatus
 
+from service.adapters.publisher import REQUEST_ID_META
 from service.adapters.redis_connection import wait_until_reachable
+from service.observability import metrics
+from service.observability.logs import request_id_context
 from workers.queues import ALL_QUEUES, SERIALIZER, queue
 
 log = logging.getLogger(__name__)
@@ -56,8 +59,13 @@ class KindredWorker(SimpleWorker):
 
     def execute_job(self, job, queue):
         execution = self.prepare_execution(job)
-        with _Lease(self, job, execution):
-            self.perform_job(job, queue, execution)
+        # The job's log lines carry the id of the request that caused it (set by the publisher).
+        with _Lease(self, job, execution), request_id_context(job.meta.get(REQUEST_ID_META)):
+            started = time.perf_counter()
+            succeeded = self.perform_job(job, queue, execution)
+            metrics.JOB_SECONDS.labels(queue=queue.name).observe(time.perf_counter() - started)
+            if not succeeded:
+                metrics.JOB_FAILURES.labels(queue=queue.name).inc()
         self.set_state(WorkerStatus.IDLE)
 
 

@@ -20,6 +20,17 @@ def redact(text: str) -> str:
 
 
 class RedactingLogger(Logger):
+    def setup(self, cfg):
+        super().setup(cfg)
+        from service.observability import logs
+
+        if logs.log_format() == "json":  # `kindred serve`: gunicorn's own lines as JSON too
+            formatter = logs.formatter("json")
+            for logger in (self.error_log, self.access_log):
+                for handler in logger.handlers:
+                    if getattr(handler, "_gunicorn", False):  # its own, not anyone else's
+                        handler.setFormatter(formatter)
+
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
         for name in PATH_ATOMS:

@@ -18,6 +18,7 @@ from service.adapters.orm import Listing, Member, MemberTag, Suggestion
 from service.domain.vocabulary import ListingStatus, SuggestionKind, SuggestionStatus
 from service.matching import GroupMatcher, PeerMatcher
 from service.matching.incremental import MemberIndex
+from service.observability import metrics
 
 LISTING_FIELDS = (
     "id", "kind", "direction", "title", "description", "is_virtual", "lat", "lon", "area",
@@ -119,7 +120,8 @@ class MatcherCache:
         fingerprint = self._fingerprint(session)
         with self._lock:
             if self._fitted is None or self._fitted.fingerprint != fingerprint:
-                self._fitted = self._fit(session, fingerprint)
+                with metrics.MATCHER_FIT_SECONDS.time():
+                    self._fitted = self._fit(session, fingerprint)
                 self.fits += 1
             return self._fitted
 

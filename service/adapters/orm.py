@@ -371,6 +371,9 @@ class OutboxEvent(Base):
     available_at: Mapped[datetime | None]
     publish_attempts: Mapped[int] = mapped_column(default=0)
     handled_at: Mapped[datetime | None]
+    # The X-Request-ID of the request (or of the job) that caused it: handed to its job, so the
+    # worker's log lines carry it (service.observability.logs). A token, never personal data.
+    request_id: Mapped[str | None] = mapped_column(sa.String(36))
 
     @property
     def subject_id(self) -> int:

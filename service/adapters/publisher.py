@@ -31,6 +31,7 @@ FIRST_RETRY_SECONDS = 5
 JOB_TIMEOUT_SECONDS = 300
 RESULT_TTL_SECONDS = 3600
 FAILURE_TTL_SECONDS = 30 * 24 * 3600  # dead letters stay visible for a month
+REQUEST_ID_META = "request_id"
 
 
 def job_id(event_id: int) -> str:
@@ -67,11 +68,12 @@ class EventPublisher:
         from service.services import outbox
 
         kinds = self._kinds(event_ids)
+        regions = self._regions(kinds)
         published = []
         try:
             for event_id in event_ids:
                 if event_id in kinds:
-                    self._enqueue(event_id, kinds[event_id])
+                    self._enqueue(event_id, *kinds[event_id], region=regions.get(event_id))
                     published.append(event_id)
         except redis.exceptions.RedisError as error:
             # The request still succeeds: the events wait in the outbox for the sweep.
@@ -150,25 +152,38 @@ class EventPublisher:
                 placed[origin].update(parse(entry) for entry in next(replies))
         return placed
 
-    def _kinds(self, event_ids: list[int]) -> dict[int, str]:
-        """The kind of each event that may be published now (deferred ones wait for the sweep)."""
+    def _kinds(self, event_ids: list[int]) -> dict[int, tuple[str, str | None]]:
+        """The kind and request id of each event that may be published now (deferred ones wait
+        for the sweep)."""
         with self._kindred.uow(publish=False) as uow:
             rows = uow.session.execute(
-                sa.select(OutboxEvent.id, OutboxEvent.kind).where(
+                sa.select(OutboxEvent.id, OutboxEvent.kind, OutboxEvent.request_id).where(
                     OutboxEvent.id.in_(event_ids),
                     sa.or_(
                         OutboxEvent.available_at.is_(None), OutboxEvent.available_at <= utcnow()
                     ),
                 )
             )
-            return dict(rows.all())
+            return {event_id: (kind, request_id) for event_id, kind, request_id in rows}
 
-    def _enqueue(self, event_id: int, kind: str) -> None:
+    def _regions(self, kinds: dict[int, tuple]) -> dict[int, str]:
+        """{event id: region} of the matching events, when regions are configured (else {})."""
+        regions = self._kindred.settings.regions
+        if regions is None or not kinds:
+            return {}
+        from service.adapters.region_lookup import regions_of
+
+        with self._kindred.uow(publish=False) as uow:
+            return regions_of(uow.session, regions, {e: k[0] for e, k in kinds.items()})
+
+    def _enqueue(
+        self, event_id: int, kind: str, request_id: str | None = None, region: str | None = None
+    ) -> None:
         from workers.queues import queue
 
         # Already queued, running, waiting to retry or dead-lettered: one job is enough.
         with contextlib.suppress(DuplicateJobError):
-            queue(queue_for(kind), self._kindred.redis).enqueue(
+            queue(queue_for(kind, region), self._kindred.redis).enqueue(
                 HANDLER,
                 event_id,
                 job_id=job_id(event_id),
@@ -179,4 +194,6 @@ class EventPublisher:
                 failure_ttl=FAILURE_TTL_SECONDS,
                 on_failure=Callback(FAILURE_CALLBACK),
                 description=f"{kind} event {event_id}",
+                # The worker logs the job's lines under the id of the request that caused it.
+                meta={REQUEST_ID_META: request_id} if request_id else None,
             )

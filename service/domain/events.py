@@ -36,8 +36,22 @@ MATCHING_EVENTS = {
 }
 
 
-def queue_for(kind: str) -> str:
-    return "matching" if kind in MATCHING_EVENTS else "notifications"
+MATCHING_QUEUE = "matching"
+
+
+def matching_queue(region: str | None = None) -> str:
+    """`matching`, or `matching-<region>` when regions are configured (service/domain/regions)."""
+    return f"{MATCHING_QUEUE}-{region}" if region else MATCHING_QUEUE
+
+
+def queue_for(kind: str, region: str | None = None) -> str:
+    """The queue for an event of `kind`; a matching event goes to its subject's region's queue
+    when it has one. Notifications are not regional: they wait on nothing a region fits."""
+    return matching_queue(region) if kind in MATCHING_EVENTS else "notifications"
+
+
+def is_regional(kind: str) -> bool:
+    return kind in MATCHING_EVENTS
 
 
 def subject(noun: str, identifier: int) -> str:

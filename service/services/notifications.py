@@ -14,6 +14,7 @@ from service.domain.errors import NotFound
 from service.domain.events import EventKind, cycle_of, subject
 from service.domain.rhythm import quiet_hours_over
 from service.domain.vocabulary import Channel
+from service.observability import metrics
 from service.services import outbox
 from service.services.auth import require_role
 from service.services.unit_of_work import UnitOfWork
@@ -122,9 +123,11 @@ def send_email(kindred, event_id: int, notification_id: int) -> str:
     try:
         sender_for(kindred.settings).send(message)
     except (smtplib.SMTPException, OSError) as error:
+        metrics.NOTIFICATIONS_FAILED.labels(channel=Channel.EMAIL.value).inc()
         # Re-raised without the original: SMTP errors quote recipient addresses, and a failed
         # job's error is kept in Redis and in job_failures.
         raise EmailFailed(f"{type(error).__name__} {getattr(error, 'smtp_code', '')}") from None
+    metrics.NOTIFICATIONS_SENT.labels(channel=Channel.EMAIL.value).inc()
     with kindred.uow() as uow:
         delivery = _email_delivery(uow, notification_id)
         delivery.status, delivery.sent_at, delivery.last_error = "sent", utcnow(), None

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from service.adapters.orm import OutboxEvent, utcnow
 from service.domain.events import EventKind
+from service.observability.logs import current_request_id
 from service.services.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,11 @@ def record(
         if existing is not None:
             return existing
     event = OutboxEvent(
-        kind=kind.value, subject=subject, dedupe_key=dedupe_key, available_at=available_at
+        kind=kind.value,
+        subject=subject,
+        dedupe_key=dedupe_key,
+        available_at=available_at,
+        request_id=current_request_id(),  # the request's, or the job's that records it
     )
     uow.session.add(event)
     uow.new_events.append(event)

@@ -91,6 +91,12 @@ def test_run_serves_demo_data_runs_jobs_and_stops_on_ctrl_c(tmp_path):
             assert time.monotonic() < deadline, printed[-3000:]
             time.sleep(0.5)
             printed = log.read_text()
+        # One /metrics for gunicorn's workers and the worker (a shared multiprocess folder).
+        status, metrics = fetch(f"{base}/metrics")
+        assert status == 200 and b'kindred_queue_jobs{queue="maintenance"' in metrics
+        assert b'kindred_job_duration_seconds_count{queue="maintenance"}' in metrics
+        status, body = fetch(f"{base}/readyz")
+        assert status == 200 and json.loads(body)["checks"]["scheduler"] == "ok"
     finally:
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         process.wait(timeout=40)

@@ -120,3 +120,23 @@ def test_quick_run_of_the_pipeline_benchmarks(bench_env, tmp_path):
     assert (tmp_path / "latency.png").stat().st_size > 0
     overview = json.loads((tmp_path / "dashboard_overview.json").read_text())["measurements"][0]
     assert overview["requests"] == 3 and overview["database"] == "sqlite"
+
+
+@pytest.mark.slow
+@needs_data
+def test_quick_run_of_the_region_scaling_benchmark(bench_env, tmp_path):
+    """Two region shards of 10,000 members and 1,000 listings, each fitted in its own process,
+    against both fitted as one model: every figure per shard, a ratio to the whole, a chart."""
+    out, png = tmp_path / "scale_regions.json", tmp_path / "scale_regions.png"
+    size = ("--members", "20000", "--listings", "2000", "--regions", "2", "--sample", "20")
+    done = run_module(
+        "bench.scale_regions", *size, "--json", str(out), "--chart", str(png), env=bench_env
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert [s["region"] for s in result["shards"]] == ["0", "1"]
+    assert all(s["members"] == 10_000 for s in result["shards"])
+    assert result["whole"]["members"] == 20_000
+    for figure in result["measurements"]:
+        assert figure["value"] > 0 and figure["baseline"] > 0 and figure["ratio"] > 0, figure
+    assert png.stat().st_size > 0

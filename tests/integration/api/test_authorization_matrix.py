@@ -255,6 +255,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     # Health and the API's description: for everyone.
     ("GET", "/healthz"): public(),
     ("GET", "/readyz"): public(),
+    # Counts and timings by route, queue depths: nothing personal (keep it off the internet at
+    # the proxy all the same; see service/observability/web.py).
+    ("GET", "/metrics"): public(),
     ("GET", "/openapi.json"): public(own_keys=True),
     ("GET", "/docs"): public(),
     ("GET", "/docs/assets/{filename}"): public(),

@@ -1,0 +1,1 @@
+"""Metrics (Prometheus), structured logs and the request id that ties a request to its jobs."""
