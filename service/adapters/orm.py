@@ -361,7 +361,8 @@ class OutboxEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(sa.String(40))
-    subject: Mapped[str] = mapped_column(sa.String(60))  # "match_request:5": ids only
+    # "match_request:5": ids only. Indexed: erasure finds a member's events by subject.
+    subject: Mapped[str] = mapped_column(sa.String(60), index=True)
     # The same fact recorded twice (a job re-run) is one event: "MatchesReady:match_request:5".
     dedupe_key: Mapped[str | None] = mapped_column(sa.String(120), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -89,9 +89,6 @@ class EventPublisher:
     def job_exists(self, event_id: int) -> bool:
         return Job.exists(job_id(event_id), connection=self._kindred.redis)
 
-    def revive_if_orphaned(self, event_id: int) -> bool:
-        return bool(self.revive_orphaned([event_id]))
-
     def revive_orphaned(self, event_ids: list[int]) -> list[int]:
         """Put events' jobs back on their queues if they exist but nothing will ever run them;
         returns the events whose jobs were revived.

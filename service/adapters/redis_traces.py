@@ -19,7 +19,8 @@ from rq.registry import (
 
 IDEMPOTENCY_PREFIX = "kindred:idempotency"
 SIGN_IN_COOLDOWN = "kindred:sign-in-link-cooldown:{member_id}"
-RATE_LIMIT_COUNTERS = "*kindred-limits*/member:{member_id}/*"
+RATE_LIMIT_PREFIX = "kindred-limits"  # Flask-Limiter's keys (service/api/limits.py)
+RATE_LIMIT_COUNTERS = "*" + RATE_LIMIT_PREFIX + "*/member:{member_id}/*"
 REGISTRIES = (
     StartedJobRegistry,
     ScheduledJobRegistry,
@@ -61,4 +62,6 @@ def forget_jobs(connection, job_ids: list[str]) -> None:
         pipe.execute()
     for job in Job.fetch_many(job_ids, connection=connection, serializer=SERIALIZER):
         if job is not None:
+            # A running job's entry is "job id:execution id": removed by its executions.
+            StartedJobRegistry(queue=queue(job.origin, connection)).remove_executions(job)
             job.delete(remove_from_queue=False)

@@ -19,11 +19,11 @@ from flask import current_app, g
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from service.adapters.redis_traces import RATE_LIMIT_PREFIX
 from service.domain.errors import NotAuthenticated
 
 log = logging.getLogger(__name__)
 
-KEY_PREFIX = "kindred-limits"
 
 # Module level because views name it in their decorators; its storage is set per app (configure).
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
@@ -32,7 +32,7 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enable
 def configure(app, redis_url: str) -> None:
     app.config.update(
         RATELIMIT_STORAGE_URI=limiter_storage_uri(redis_url),
-        RATELIMIT_KEY_PREFIX=KEY_PREFIX,
+        RATELIMIT_KEY_PREFIX=RATE_LIMIT_PREFIX,
         # Redis down (a restart, a failover): count in memory meanwhile instead of a 500.
         RATELIMIT_SWALLOW_ERRORS=True,
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
@@ -103,8 +103,3 @@ def credential_or_address() -> str:
     if caller.api_key_id is not None:
         return f"api-key:{caller.api_key_id}"
     return caller.label
-
-
-def member_keys(member_id: int) -> str:
-    """A Redis pattern for the member's counters (erasure removes them)."""
-    return f"{KEY_PREFIX}*member:{member_id}/*"

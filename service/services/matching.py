@@ -162,6 +162,8 @@ def _store_answer(uow: UnitOfWork, event_id, request_id, groups, peers) -> str:
     if request.status is MatchRequestStatus.DONE:  # another run got there first
         return "already answered"
     cycle = cycle_of(utcnow())
+    if not _still_consenting(uow, request.member_id):  # withdrawn while the job ran
+        groups = []
     peers = _still_open_to_peers(uow, request.member_id, peers)
     wanted = [
         *[(SuggestionKind.GROUP, f"listing:{s.listing_id}", s) for s in groups],
@@ -211,6 +213,12 @@ def _store_answer(uow: UnitOfWork, event_id, request_id, groups, peers) -> str:
     outbox.mark_handled(uow, event_id)
     uow.commit()
     return f"{request.group_count} groups, {request.peer_count} peers"
+
+
+def _still_consenting(uow: UnitOfWork, member_id: int) -> bool:
+    return bool(
+        uow.session.scalar(sa.select(Member.consent_matching).where(Member.id == member_id))
+    )
 
 
 def _still_open_to_peers(uow: UnitOfWork, member_id: int, peers: list) -> list:

@@ -94,12 +94,13 @@ def update_me(uow: UnitOfWork, caller: Principal, changes: dict) -> Member:
 def set_consents(uow: UnitOfWork, caller: Principal, consents: dict[str, bool]) -> Member:
     with uow:
         member = own_member(uow, caller)
-        had_peers = member.consent_matching and member.consent_peer_introductions
+        had_matching = member.consent_matching
+        had_peers = had_matching and member.consent_peer_introductions
         granted = _record_consents(member, {Consent(k): v for k, v in consents.items()})
         if granted:  # a new consent opens new matches
             _rematch_soon(member)
         # A withdrawal takes effect in this transaction, not at the next re-match.
-        if not member.consent_matching:
+        if had_matching and not member.consent_matching:
             privacy.withdraw_from_matching(uow, member.id)
         elif had_peers and not member.consent_peer_introductions:
             privacy.withdraw_from_peers(uow, member.id)

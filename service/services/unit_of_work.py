@@ -6,6 +6,7 @@ commit, never before: a job can only ever see rows that exist.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 
 import sqlalchemy as sa
@@ -63,9 +64,23 @@ class UnitOfWork:
         self.session.flush()
 
 
+# PostgreSQL's "not now": connection exceptions (08), the server shutting down or starting up
+# (57P), a deadlock (40P01), a lock not available (55P03), a serialization failure (40001).
+TRANSIENT_SQLSTATE_PREFIXES = ("08", "57P", "40P01", "55P03", "40001")
+# SQLite's: another writer holds the file.
+TRANSIENT_SQLITE_MESSAGES = ("database is locked", "database is busy")
+
+
 def unreachable(error: BaseException | None) -> bool:
     """A database error that says "not now" (lost connection, shutting down or starting up,
-    deadlock, lock timeout), not "never" (a constraint, a bug in a query)."""
-    return isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError) or bool(
-        getattr(error, "connection_invalidated", False)
-    )
+    deadlock, lock timeout), not "never" (a constraint, a missing table, a bug in a query)."""
+    if getattr(error, "connection_invalidated", False):
+        return True
+    if not isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError):
+        return False
+    original = error.orig
+    if isinstance(original, sqlite3.Error):
+        return any(message in str(original) for message in TRANSIENT_SQLITE_MESSAGES)
+    # psycopg: no SQLSTATE when the connection itself failed (refused, reset, closed).
+    sqlstate = getattr(original, "sqlstate", None)
+    return sqlstate is None or sqlstate.startswith(TRANSIENT_SQLSTATE_PREFIXES)

@@ -113,6 +113,28 @@ def test_withdrawing_matching_consent_clears_every_open_suggestion(kindred, ann)
     assert ann.get("/api/v1/members/me/suggestions").json == {"groups": [], "peers": []}
 
 
+def test_a_match_running_when_matching_consent_is_withdrawn_stores_nothing(kindred, ann):
+    """The worker fitted and scored before the withdrawal; storing the answer checks again, and
+    the suggestions the withdrawal expired do not come back."""
+    ann.post("/api/v1/members/me/match-requests")
+    run_worker(kindred)
+    assert ann.get("/api/v1/members/me/suggestions").json["groups"]
+    asked = ann.post("/api/v1/members/me/match-requests").json["id"]
+    with kindred.uow() as uow:
+        fitted = kindred.matchers.get(uow.session)
+        profile = matching.profile_record(uow.members.get(ann.member_id))
+        groups = fitted.group.recommend(profile, k=matching.GROUP_SUGGESTIONS)
+    assert groups
+
+    ann.put("/api/v1/members/me/consents", json={"matching": False, "peer_introductions": False})
+    with kindred.uow() as uow:
+        event_id = uow.session.scalar(
+            sa.select(OutboxEvent.id).where(OutboxEvent.subject == f"match_request:{asked}")
+        )
+        matching._store_answer(uow, event_id, asked, groups, [])
+    assert ann.get("/api/v1/members/me/suggestions").json == {"groups": [], "peers": []}
+
+
 # ---------------------------------------------------------------- export
 
 
