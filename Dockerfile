@@ -10,9 +10,10 @@ COPY workers ./workers
 COPY migrations ./migrations
 # The runtime dependencies only (no [dev] extra). Installed in place (-e): the migrations are
 # read from /app/migrations, beside the package. The code stays root's, read-only to kindred.
+# models/ exists in the image so that a named volume mounted there starts out kindred's.
 RUN pip install --no-cache-dir -e . \
     && useradd --system --no-create-home --home-dir /var/lib/kindred kindred \
-    && mkdir -p /var/lib/kindred && chown kindred /var/lib/kindred
+    && mkdir -p /var/lib/kindred/models && chown -R kindred /var/lib/kindred
 USER kindred
 EXPOSE 5000
 # SIGTERM is the warm shutdown of gunicorn and of RQ's worker.

@@ -38,11 +38,14 @@ class Kindred:
 
     @property
     def matchers(self):
-        """This process's fitted matchers, refitted when the catalogue or members change."""
+        """This process's fitted matchers, refitted when the catalogue or members change, and
+        shared with the other workers through the model store."""
         if self._matchers is None:
             from service.adapters.matcher_source import MatcherCache
+            from service.adapters.model_store import ModelStore
 
-            self._matchers = MatcherCache()
+            store = ModelStore(self.settings.models_folder, self.redis)
+            self._matchers = MatcherCache(store, self.settings.regions)
         return self._matchers
 
     @property

@@ -83,6 +83,10 @@ class Settings:
     # KINDRED_REGIONS: named bounding boxes; matching events go to `matching-<region>` queues
     # (service/domain/regions.py, docs/scaling.md). None: one `matching` queue.
     regions: region_config.Regions | None = None
+    # KINDRED_MODEL_DIR: where workers share fitted matchers (service/adapters/model_store.py).
+    # Workers on several machines share fits only if they mount the same folder. Unset:
+    # var/models.
+    model_dir: Path | None = None
     # Always on every page: kindred is not a clinical service.
     help_line: str = (
         "kindred is not a crisis or clinical service. If you are struggling or feel unsafe, "
@@ -115,7 +119,14 @@ class Settings:
             keep_notifications_days=_int("KINDRED_KEEP_NOTIFICATIONS_DAYS", 180),
             keep_handled_events_days=_int("KINDRED_KEEP_HANDLED_EVENTS_DAYS", 30),
             regions=region_config.parse(os.environ.get("KINDRED_REGIONS")),
+            model_dir=Path(os.environ["KINDRED_MODEL_DIR"])
+            if os.environ.get("KINDRED_MODEL_DIR")
+            else None,
         )
+
+    @property
+    def models_folder(self) -> Path:
+        return self.model_dir or self.var_dir / "models"
 
     @property
     def retention(self):

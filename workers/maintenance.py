@@ -55,8 +55,7 @@ def sweep_outbox() -> dict:
     kindred = context.kindred()
     publisher = kindred.publisher
     unpublished, stale = outbox.events_to_sweep(kindred.uow(publish=False))
-    lost = [event_id for event_id in stale if not publisher.job_exists(event_id)]
-    revived = publisher.revive_orphaned([e for e in stale if e not in lost])
+    lost, revived = publisher.recover_stale(stale)
     published = publisher.publish(unpublished + lost)
     if published or revived:
         log.info("outbox sweep: %d published, %d revived", len(published), len(revived))

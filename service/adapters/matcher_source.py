@@ -1,24 +1,32 @@
 """The matcher's view of the database: listings, profiles and answers as the plain dicts the
-matcher takes, and the fitted matchers cached in each worker process.
+matcher takes, and the fitted matchers each worker process holds, one per region.
 
 The cache refits when the catalogue, the members or their answers change (a cheap fingerprint
-query decides). At the embedded scale a fit takes well under a second; a fitted model for
-100,000 listings takes about 13 s, which is when a background refit and saved models pay off.
+query decides). At the embedded scale a fit takes well under a second; at 100,000 members it
+takes 12-18 s, so workers share their fits through a ModelStore (service/adapters/model_store):
+one fits, the others load.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from service.adapters.model_store import ModelStore
 from service.adapters.orm import Listing, Member, MemberTag, Suggestion
+from service.adapters.region_lookup import in_region
+from service.domain.regions import Regions
 from service.domain.vocabulary import ListingStatus, SuggestionKind, SuggestionStatus
 from service.matching import GroupMatcher, PeerMatcher
 from service.matching.incremental import MemberIndex
 from service.observability import metrics
+
+# A worker with no model yet, while another fits the one it needs, looks for it this often.
+WAIT_FOR_FIT_SECONDS = 0.25
 
 LISTING_FIELDS = (
     "id", "kind", "direction", "title", "description", "is_virtual", "lat", "lon", "area",
@@ -49,10 +57,13 @@ def profile_record(member: Member) -> dict:
     return record
 
 
-def consenting_profiles(session) -> list[dict]:
-    """`profile_record` of every member who consented to matching, read as columns rather than
-    as ORM objects: at 100,000 members that is seconds instead of most of a minute."""
-    consenting = Member.consent_matching.is_(True)
+def consenting_profiles(session, where=None) -> list[dict]:
+    """`profile_record` of every member who consented to matching (and meets `where`, a
+    condition on Member: a region), read as columns rather than as ORM objects: at 100,000
+    members that is seconds instead of most of a minute."""
+    consenting = sa.and_(
+        Member.consent_matching.is_(True), where if where is not None else sa.true()
+    )
     columns = [getattr(Member, name) for name in PROFILE_FIELDS]
     rows = session.execute(
         sa.select(*columns, Member.consent_peer_introductions).where(consenting).order_by(Member.id)
@@ -83,12 +94,16 @@ def _plain(value):
     return value.value if hasattr(value, "value") else value
 
 
-def answers(session) -> list[dict]:
-    """Members' yes and no, as the matchers' interactions."""
+def answers(session, where=None) -> list[dict]:
+    """Members' yes and no (of the members meeting `where`), as the matchers' interactions."""
     rows = session.execute(
         sa.select(Suggestion.member_id, Suggestion.kind, Suggestion.listing_id,
                   Suggestion.peer_id, Suggestion.status)
-        .where(Suggestion.status.in_((SuggestionStatus.YES, SuggestionStatus.NO)))
+        .join(Member, Member.id == Suggestion.member_id)
+        .where(
+            Suggestion.status.in_((SuggestionStatus.YES, SuggestionStatus.NO)),
+            where if where is not None else sa.true(),
+        )
     )  # fmt: skip
     events = []
     for member_id, kind, listing_id, peer_id, status in rows:
@@ -110,44 +125,128 @@ class FittedMatchers:
     members: MemberIndex | None
 
 
+@dataclass(frozen=True)
+class Scope:
+    """The rows a model is fitted on: everything, or one region's members and the listings they
+    can reach (the region's in-person ones and every virtual one)."""
+
+    regions: Regions | None = None
+    region: str | None = None
+
+    def members(self):
+        if self.region is None:
+            return sa.true()
+        return in_region(self.regions, self.region, Member.lat, Member.lon)
+
+    def listings(self):
+        if self.region is None:
+            return sa.true()
+        in_person_here = in_region(self.regions, self.region, Listing.lat, Listing.lon)
+        return sa.or_(Listing.is_virtual.is_(True), in_person_here)
+
+    def key(self) -> tuple:
+        # With the boxes: the same region name drawn elsewhere is another model.
+        return () if self.region is None else (self.region, repr(self.regions))
+
+
 class MatcherCache:
-    def __init__(self):
-        self._fitted: FittedMatchers | None = None
+    """This process's fitted matchers, one model per region (or one in all without regions).
+
+    A model is refitted when the fingerprint of what it was fitted on changed: the count and
+    latest change of the scope's active listings, members and answers. With a ModelStore, a
+    changed fingerprint is first looked for in the store (another worker fitted it), and only
+    one worker at a time fits a region; the others answer from the model they hold until the
+    new one is saved. Answers are checked against the database when stored (consent, erasure,
+    listings closed), so a model a few seconds old never offers what it must not.
+    """
+
+    def __init__(self, store: ModelStore | None = None, regions: Regions | None = None):
+        self._store = store
+        self._regions = regions
+        self._fitted: dict[str | None, FittedMatchers] = {}
         self._lock = threading.Lock()
         self.fits = 0  # how many times this process fitted (a worker's parent should, once)
+        self.loads = 0  # how many times it loaded a model another process fitted
 
-    def get(self, session) -> FittedMatchers:
-        fingerprint = self._fingerprint(session)
+    def region_of(self, lat, lon) -> str | None:
+        """The region whose model serves a place; None when there are no regions."""
+        return None if self._regions is None else self._regions.of(lat, lon)
+
+    def get(self, session, region: str | None = None, stale_ok: bool = True) -> FittedMatchers:
+        """The region's model (the one model without regions) for the data as it is now; while
+        another worker fits that, the model this process holds unless `stale_ok` is False."""
+        scope = Scope(self._regions, region) if region is not None else Scope()
+        fingerprint = self._fingerprint(session, scope)
         with self._lock:
-            if self._fitted is None or self._fitted.fingerprint != fingerprint:
-                with metrics.MATCHER_FIT_SECONDS.time():
-                    self._fitted = self._fit(session, fingerprint)
-                self.fits += 1
-            return self._fitted
+            held = self._fitted.get(region)
+            if held is not None and held.fingerprint == fingerprint:
+                return held
+            fitted = self._fresh(session, scope, fingerprint, held if stale_ok else None)
+            self._fitted[region] = fitted
+            return fitted
+
+    def _fresh(self, session, scope: Scope, fingerprint: tuple, held) -> FittedMatchers:
+        """The model for `fingerprint`: loaded if saved, fitted if this process wins the
+        region's lock, else (another worker is fitting) the one held, or wait for theirs."""
+        if self._store is None:
+            return self._fit(session, scope, fingerprint)
+        while True:
+            saved = self._load(scope, fingerprint)
+            if saved is not None:
+                return saved
+            lock = self._store.fitting_lock(scope.region)
+            if lock is not None:
+                with lock:  # saved by the holder before us meanwhile: load rather than refit
+                    saved = self._load(scope, fingerprint)
+                    if saved is not None:
+                        return saved
+                    fitted = self._fit(session, scope, fingerprint)
+                    self._store.save(scope.region, fingerprint, fitted)
+                    return fitted
+            if held is not None:
+                return held
+            time.sleep(WAIT_FOR_FIT_SECONDS)
+
+    def _load(self, scope: Scope, fingerprint: tuple) -> FittedMatchers | None:
+        saved = self._store.load(scope.region, fingerprint)
+        if saved is not None:
+            self.loads += 1
+            metrics.MATCHER_LOADS.inc()
+        return saved
+
+    def _fit(self, session, scope: Scope, fingerprint: tuple) -> FittedMatchers:
+        with metrics.MATCHER_FIT_SECONDS.time():
+            fitted = _fit(session, scope, fingerprint)
+        self.fits += 1
+        return fitted
 
     @staticmethod
-    def _fingerprint(session) -> tuple:
+    def _fingerprint(session, scope: Scope) -> tuple:
         listings = session.execute(
             sa.select(sa.func.count(), sa.func.max(Listing.updated_at)).where(
-                Listing.status == ListingStatus.ACTIVE
+                Listing.status == ListingStatus.ACTIVE, scope.listings()
             )
         ).one()
-        members = session.execute(sa.select(sa.func.count(), sa.func.max(Member.updated_at))).one()
+        members = session.execute(
+            sa.select(sa.func.count(), sa.func.max(Member.updated_at)).where(scope.members())
+        ).one()
         answered = session.execute(
-            sa.select(sa.func.count(), sa.func.max(Suggestion.answered_at)).where(
-                Suggestion.answered_at.is_not(None)
-            )
+            sa.select(sa.func.count(), sa.func.max(Suggestion.answered_at))
+            .join(Member, Member.id == Suggestion.member_id)
+            .where(Suggestion.answered_at.is_not(None), scope.members())
         ).one()
-        return (*listings, *members, *answered)
+        return (*scope.key(), *listings, *members, *answered)
 
-    @staticmethod
-    def _fit(session, fingerprint: tuple) -> FittedMatchers:
-        listings = session.scalars(
-            sa.select(Listing).where(Listing.status == ListingStatus.ACTIVE).order_by(Listing.id)
-        ).all()
-        profiles = consenting_profiles(session)
-        interactions = answers(session)
-        group = GroupMatcher().fit([listing_record(x) for x in listings], interactions, profiles)
-        peer = PeerMatcher().fit(profiles, interactions)
-        members = group.index_members(profiles) if len(group.listing_ids_) and profiles else None
-        return FittedMatchers(group, peer, fingerprint, members)
+
+def _fit(session, scope: Scope, fingerprint: tuple) -> FittedMatchers:
+    listings = session.scalars(
+        sa.select(Listing)
+        .where(Listing.status == ListingStatus.ACTIVE, scope.listings())
+        .order_by(Listing.id)
+    ).all()
+    profiles = consenting_profiles(session, scope.members())
+    interactions = answers(session, scope.members())
+    group = GroupMatcher().fit([listing_record(x) for x in listings], interactions, profiles)
+    peer = PeerMatcher().fit(profiles, interactions)
+    members = group.index_members(profiles) if len(group.listing_ids_) and profiles else None
+    return FittedMatchers(group, peer, fingerprint, members)

@@ -375,6 +375,9 @@ class OutboxEvent(Base):
     # The X-Request-ID of the request (or of the job) that caused it: handed to its job, so the
     # worker's log lines carry it (service.observability.logs). A token, never personal data.
     request_id: Mapped[str | None] = mapped_column(sa.String(36))
+    # The region whose queue and model handle it, when its producer chose one (a virtual
+    # listing's fan-out to each region); None: routed by its subject's place, or not regional.
+    region: Mapped[str | None] = mapped_column(sa.String(40))
 
     @property
     def subject_id(self) -> int:

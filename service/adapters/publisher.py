@@ -67,13 +67,12 @@ class EventPublisher:
         """Enqueue a job for each event; the ones handed to RQ are marked published."""
         from service.services import outbox
 
-        kinds = self._kinds(event_ids)
-        regions = self._regions(kinds)
+        publishable = self._publishable(event_ids)
         published = []
         try:
             for event_id in event_ids:
-                if event_id in kinds:
-                    self._enqueue(event_id, *kinds[event_id], region=regions.get(event_id))
+                if event_id in publishable:
+                    self._enqueue(event_id, *publishable[event_id])
                     published.append(event_id)
         except redis.exceptions.RedisError as error:
             # The request still succeeds: the events wait in the outbox for the sweep.
@@ -89,9 +88,10 @@ class EventPublisher:
     def job_exists(self, event_id: int) -> bool:
         return Job.exists(job_id(event_id), connection=self._kindred.redis)
 
-    def revive_orphaned(self, event_ids: list[int]) -> list[int]:
-        """Put events' jobs back on their queues if they exist but nothing will ever run them;
-        returns the events whose jobs were revived.
+    def recover_stale(self, event_ids: list[int]) -> tuple[list[int], list[int]]:
+        """(lost, revived) among events published a while ago and not yet handled. Lost: their
+        job is gone from Redis (flushed, restarted without its data), to be published again.
+        Revived: their job exists but nothing would ever run it, so it is put back on its queue.
 
         A worker killed after taking a job but before it marked the job started leaves
         the job "queued" yet in no queue; RQ's clean-up then drops it from the started
@@ -106,7 +106,9 @@ class EventPublisher:
         from workers.queues import SERIALIZER, queue
 
         connection = self._kindred.redis
+        # One round trip for every job; asking about each in turn took a call per event.
         jobs = Job.fetch_many([job_id(e) for e in event_ids], connection, serializer=SERIALIZER)
+        lost = [e for e, job in zip(event_ids, jobs, strict=True) if job is None]
         found = [(e, job) for e, job in zip(event_ids, jobs, strict=True) if job is not None]
         placed = self._placed_job_ids({job.origin for _, job in found})
         revived = []
@@ -119,7 +121,7 @@ class EventPublisher:
             queue(job.origin, connection).enqueue_job(job)
             log.warning("revived orphaned job %s", job.id)
             revived.append(event_id)
-        return revived
+        return lost, revived
 
     def _placed_job_ids(self, origins: set[str]) -> dict[str, set[str]]:
         """Every job id each queue holds in any of its lists (waiting, taken by a worker,
@@ -149,29 +151,32 @@ class EventPublisher:
                 placed[origin].update(parse(entry) for entry in next(replies))
         return placed
 
-    def _kinds(self, event_ids: list[int]) -> dict[int, tuple[str, str | None]]:
-        """The kind and request id of each event that may be published now (deferred ones wait
-        for the sweep)."""
+    def _publishable(self, event_ids: list[int]) -> dict[int, tuple[str, str | None, str | None]]:
+        """{event id: (kind, request id, region)} of the events that may be published now
+        (deferred ones wait for the sweep), read in one session. The region is the one the event
+        names, else, when regions are configured, its subject's (for matching events)."""
         with self._kindred.uow(publish=False) as uow:
             rows = uow.session.execute(
-                sa.select(OutboxEvent.id, OutboxEvent.kind, OutboxEvent.request_id).where(
+                sa.select(
+                    OutboxEvent.id, OutboxEvent.kind, OutboxEvent.request_id, OutboxEvent.region
+                ).where(
                     OutboxEvent.id.in_(event_ids),
                     sa.or_(
                         OutboxEvent.available_at.is_(None), OutboxEvent.available_at <= utcnow()
                     ),
                 )
-            )
-            return {event_id: (kind, request_id) for event_id, kind, request_id in rows}
+            ).all()
+            regions = self._kindred.settings.regions
+            placed = {}
+            if regions is not None:
+                from service.adapters.region_lookup import regions_of
 
-    def _regions(self, kinds: dict[int, tuple]) -> dict[int, str]:
-        """{event id: region} of the matching events, when regions are configured (else {})."""
-        regions = self._kindred.settings.regions
-        if regions is None or not kinds:
-            return {}
-        from service.adapters.region_lookup import regions_of
-
-        with self._kindred.uow(publish=False) as uow:
-            return regions_of(uow.session, regions, {e: k[0] for e, k in kinds.items()})
+                unplaced = {event_id: kind for event_id, kind, _, region in rows if not region}
+                placed = regions_of(uow.session, regions, unplaced) if unplaced else {}
+        return {
+            event_id: (kind, request_id, region or placed.get(event_id))
+            for event_id, kind, request_id, region in rows
+        }
 
     def _enqueue(
         self, event_id: int, kind: str, request_id: str | None = None, region: str | None = None

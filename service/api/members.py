@@ -243,7 +243,9 @@ def update_me(changes):
 @blp.response(204)
 def erase_me():
     """Erase your account and everything kindred holds about you. This cannot be undone."""
-    use_cases.erase_me(kindred().uow(), current_caller(), kindred().redis)
+    use_cases.erase_me(
+        kindred().uow(), current_caller(), kindred().redis, kindred().settings.regions
+    )
 
 
 @blp.get("/me/export")

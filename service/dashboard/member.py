@@ -560,7 +560,7 @@ def erase():
     if not ticked(request.form, "confirm"):
         errors = {"confirm": ["Please tick this box to confirm. Nothing has been erased."]}
         return render_template("me/privacy.html", errors=errors), 422
-    members.erase_me(kindred().uow(), g.caller, kindred().redis)
+    members.erase_me(kindred().uow(), g.caller, kindred().redis, kindred().settings.regions)
     sign_out()
     return redirect(url_for(".goodbye"))
 

@@ -18,6 +18,10 @@ class EventKind(StrEnum):
     INTRODUCTION_ACCEPTED = "IntroductionAccepted"
     PROFILE_UPDATED = "ProfileUpdated"
     LISTING_PUBLISHED = "ListingPublished"
+    # With regions, a virtual listing's fan-out to one region's members (the event names it).
+    LISTING_FAN_OUT = "ListingFanOut"
+    # A member was erased: their region's model is refitted without them now, not at its next use.
+    MEMBER_ERASED = "MemberErased"
     NOTIFICATION_CREATED = "NotificationCreated"  # to be delivered beyond the inbox (email)
     WEBHOOK_DUE = "WebhookDue"  # an event for a partner's endpoint
     # A coordinator's decision, told to the partner. The decision is in the kind, not read back
@@ -32,6 +36,8 @@ MATCHING_EVENTS = {
     EventKind.MATCHES_REQUESTED,
     EventKind.PROFILE_UPDATED,
     EventKind.LISTING_PUBLISHED,
+    EventKind.LISTING_FAN_OUT,
+    EventKind.MEMBER_ERASED,
     EventKind.SUGGESTION_ANSWERED,
 }
 

@@ -8,6 +8,7 @@ unpickler. Like any pickle, a model file must come from kindred itself, never fr
 
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 
@@ -26,11 +27,13 @@ def _header() -> dict:
     return {"format": MODEL_FORMAT, "sklearn": sklearn.__version__}
 
 
-def save(matcher, path: Path) -> Path:
+def save(matcher, path: Path, temporary_suffix: str = ".tmp") -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    with temporary.open("wb") as handle:
+    temporary = path.with_suffix(path.suffix + temporary_suffix)
+    # Owner-only from its first byte: a fitted model holds what the matchers read of profiles.
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
         pickle.dump(_header(), handle, protocol=5)
         pickle.dump(matcher, handle, protocol=5)
     temporary.replace(path)  # readers never see a half-written model

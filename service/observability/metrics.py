@@ -62,6 +62,10 @@ MATCHER_FIT_SECONDS = Histogram(
     "Time to fit the group and peer matchers in a worker (after the data changed).",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160),
 )
+MATCHER_LOADS = Counter(
+    "kindred_matcher_loads",
+    "Fitted matchers a worker loaded from the model store instead of fitting them itself.",
+)
 
 
 def multiprocess_mode() -> bool:

@@ -7,8 +7,8 @@ import numpy as np
 import sqlalchemy as sa
 
 from service.adapters.matcher_source import listing_record, profile_record
-from service.adapters.orm import Member, Suggestion, utcnow
-from service.domain.events import cycle_of, subject
+from service.adapters.orm import Member, OutboxEvent, Suggestion, utcnow
+from service.domain.events import EventKind, cycle_of, subject
 from service.domain.vocabulary import ListingStatus, SuggestionKind
 from service.matching.incremental import new_listing_reasons
 from service.services import members, notifications, outbox
@@ -25,21 +25,57 @@ LOOKUP_BATCH = 500
 def on_listing_published(kindred, event_id: int, listing_id: int) -> str:
     with kindred.uow() as uow:
         listing = uow.listings.get(listing_id)
+        live = listing is not None and listing.status is ListingStatus.ACTIVE
+        regions = kindred.settings.regions
+        if live and regions is not None and listing.is_virtual:
+            return _fan_out_to_every_region(uow, event_id, listing_id, regions.names)
+        region = kindred.matchers.region_of(listing.lat, listing.lon) if live else None
+    return _fan_out(kindred, event_id, listing_id, region)
+
+
+def on_listing_fan_out(kindred, event_id: int, listing_id: int) -> str:
+    """One region's share of a virtual listing's fan-out, with that region's model."""
+    with kindred.uow() as uow:
+        region = uow.session.get(OutboxEvent, event_id).region
+    return _fan_out(kindred, event_id, listing_id, region)
+
+
+def _fan_out_to_every_region(uow: UnitOfWork, event_id: int, listing_id: int, names) -> str:
+    """A virtual listing fits members anywhere, and each region's members are in its own model:
+    one event per region, recorded with this one's handling, so none is lost or doubled."""
+    for name in names:
+        outbox.record(
+            uow,
+            EventKind.LISTING_FAN_OUT,
+            subject("listing", listing_id),
+            dedupe_key=f"ListingFanOut:{event_id}:{name}",
+            region=name,
+        )
+    outbox.mark_handled(uow, event_id)
+    uow.commit()
+    return f"fanned out to {len(names)} regions"
+
+
+def _fan_out(kindred, event_id: int, listing_id: int, region: str | None) -> str:
+    with kindred.uow() as uow:
+        listing = uow.listings.get(listing_id)
         if listing is None or listing.status is not ListingStatus.ACTIVE:
             outbox.mark_handled(uow, event_id)
             uow.commit()
             return "not live"
         record = listing_record(listing)
         # Current as of this moment (the cache refits when members or listings change), with
-        # every consenting member already indexed: scoring them all is one sparse product.
-        fitted = kindred.matchers.get(uow.session)
+        # every consenting member of the region already indexed: scoring them all is one sparse
+        # product.
+        fitted = kindred.matchers.get(uow.session, region)
     chosen = _best_fits(fitted, record)
     with kindred.uow() as uow:
         told = _offer(uow, fitted.group, record, chosen)
         outbox.mark_handled(uow, event_id)
         uow.commit()
     scored = 0 if fitted.members is None else len(fitted.members.member_ids)
-    return f"{told} of {scored} members told"
+    where = f" in {region}" if region else ""
+    return f"{told} of {scored} members{where} told"
 
 
 def _best_fits(fitted, record: dict) -> list[tuple[int, float]]:

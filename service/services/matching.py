@@ -135,7 +135,9 @@ def answer_match_request(kindred, event_id: int, request_id: int) -> str:
     with kindred.uow() as uow:
         member = uow.members.get(request.member_id)
         profile = profile_record(member)
-        matchers = kindred.matchers.get(uow.session)
+        # The model of the member's region: what is near them (all of it without regions).
+        region = kindred.matchers.region_of(member.lat, member.lon)
+        matchers = kindred.matchers.get(uow.session, region)
         groups = matchers.group.recommend(
             profile, k=GROUP_SUGGESTIONS, exclude_ids=_answered_listings(uow, member.id)
         )

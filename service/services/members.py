@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -13,9 +13,11 @@ from sqlalchemy.exc import IntegrityError
 from service.adapters.orm import ConsentRecord, Member, pop_tags, utcnow
 from service.domain.credentials import Principal, Role, issue_secret
 from service.domain.errors import Conflict, NotFound, Unavailable
+from service.domain.events import EventKind, subject
 from service.domain.places import check_coordinates
+from service.domain.regions import Regions
 from service.domain.vocabulary import Consent
-from service.services import introductions, privacy
+from service.services import introductions, outbox, privacy
 from service.services.auth import require_role
 from service.services.unit_of_work import UnitOfWork
 
@@ -108,13 +110,15 @@ def set_consents(uow: UnitOfWork, caller: Principal, consents: dict[str, bool]) 
         return member
 
 
-def erase_me(uow: UnitOfWork, caller: Principal, redis) -> None:
-    """Erase the member: their row and its cascade, the traces outside it, and Redis's.
+def erase_me(uow: UnitOfWork, caller: Principal, redis, regions: Regions | None = None) -> None:
+    """Erase the member: their row and its cascade, the traces outside it, and Redis's; the
+    fitted model of their region is refitted without them right after (`MemberErased`).
 
     Redis goes first: if the commit then fails, the outbox sweep re-publishes the member's
     events. Without Redis nothing is erased (503), rather than leaving jobs behind."""
     with uow:
         member = own_member(uow, caller)
+        region = regions.of(member.lat, member.lon) if regions else None
         traces = privacy.traces_of(uow, member.id)
         try:
             privacy.forget_in_redis(redis, member.id, traces)
@@ -124,10 +128,17 @@ def erase_me(uow: UnitOfWork, caller: Principal, redis) -> None:
             ) from error
         privacy.delete_traces(uow, traces)
         uow.members.delete(member)
+        # An id and a region name only; handled, it goes with the other handled events.
+        erased = outbox.record(
+            uow, EventKind.MEMBER_ERASED, subject("member", member.id), region=region
+        )
         uow.commit()
-    # A job published between the two steps names an event that is gone: remove it too.
+        erased_id = erased.id
+    # A job published between the two steps names an event that is gone: remove it too. Not
+    # MemberErased's own: SQLite may have given it the id of one of the events deleted.
+    gone = replace(traces, event_ids=[e for e in traces.event_ids if e != erased_id])
     with contextlib.suppress(redis_errors.RedisError):
-        privacy.forget_in_redis(redis, member.id, traces)
+        privacy.forget_in_redis(redis, member.id, gone)
 
 
 def export_me(uow: UnitOfWork, caller: Principal) -> dict:

@@ -31,10 +31,12 @@ def record(
     subject: str,
     dedupe_key: str | None = None,
     available_at: datetime | None = None,
+    region: str | None = None,
 ):
     """Add an event to the current transaction. With a dedupe key, a fact already recorded
     (by an earlier run of the same job) is returned instead of being recorded twice. An event
-    `available_at` a later instant is left to the sweep, which publishes it once that is past."""
+    `available_at` a later instant is left to the sweep, which publishes it once that is past.
+    A matching event given a `region` goes to that region's queue whatever its subject."""
     if dedupe_key is not None:
         existing = uow.session.scalar(
             sa.select(OutboxEvent).where(OutboxEvent.dedupe_key == dedupe_key)
@@ -47,6 +49,7 @@ def record(
         dedupe_key=dedupe_key,
         available_at=available_at,
         request_id=current_request_id(),  # the request's, or the job's that records it
+        region=region,
     )
     uow.session.add(event)
     uow.new_events.append(event)

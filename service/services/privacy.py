@@ -28,6 +28,7 @@ from service.adapters.orm import (
 from service.adapters.publisher import job_id
 from service.domain.events import subject
 from service.domain.vocabulary import IntroductionStatus, SuggestionKind, SuggestionStatus
+from service.services import outbox
 from service.services.unit_of_work import UnitOfWork
 
 CURRENT = (SuggestionStatus.OPEN, SuggestionStatus.LATER)
@@ -104,6 +105,18 @@ def delete_traces(uow: UnitOfWork, traces: Traces) -> None:
                 Notification.kind == "introduction", Notification.subject.in_(chunk)
             )
         )
+
+
+def on_member_erased(kindred, event_id: int, member_id: int) -> str:
+    """Refit the erased member's region's model now, so that the model files saved before the
+    erasure, which hold them, are replaced and deleted rather than kept until that region's next
+    matching job. Waits for a fit another worker is running instead of taking the old model."""
+    with kindred.uow() as uow:
+        region = uow.session.get(OutboxEvent, event_id).region
+        kindred.matchers.get(uow.session, region, stale_ok=False)
+        outbox.mark_handled(uow, event_id)
+        uow.commit()
+    return "model refitted without the member"
 
 
 def forget_in_redis(connection, member_id: int, traces: Traces) -> None:

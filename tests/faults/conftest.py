@@ -24,7 +24,6 @@ import glob
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -64,6 +63,7 @@ from tests.integration.api.conftest import (
     run_worker,
     sign_up,
 )
+from tests.support import free_port
 from workers import context
 from workers.queues import ALL_QUEUES, queue
 
@@ -87,12 +87,6 @@ def missing(reason: str):
     if os.environ.get("KINDRED_REQUIRE_POSTGRES") == "1":
         pytest.fail(f"KINDRED_REQUIRE_POSTGRES=1 but the fault suite cannot run: {reason}")
     pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for(condition, what: str, timeout: float = DEADLINE_SECONDS, every: float = 0.2) -> float:

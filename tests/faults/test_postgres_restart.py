@@ -65,13 +65,13 @@ def test_postgres_lost_right_after_a_commit_still_answers_202(stack, figures, mo
     then turned an accepted (committed) request into an error for its client."""
     stack.catalogue(stack.partner())
     (member,) = stack.members(1, **CONSENTING)
-    relay = EventPublisher._kinds
+    relay = EventPublisher._publishable
 
     def crash_first(publisher, event_ids):
         stack.servers.postgres.stop("immediate")  # the commit is done; the relay's read fails
         return relay(publisher, event_ids)
 
-    monkeypatch.setattr(EventPublisher, "_kinds", crash_first)
+    monkeypatch.setattr(EventPublisher, "_publishable", crash_first)
     ledger = Ledger()
     response = ledger.ask(member)
     monkeypatch.undo()

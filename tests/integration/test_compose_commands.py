@@ -19,7 +19,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from redis import Redis
 from service.adapters.database import make_engine
 from tests.conftest import postgres_or_skip, reset_postgres_schema, with_search_path
 from tests.integration.api.conftest import listing_body
+from tests.support import free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
@@ -70,12 +70,6 @@ def redis_db_url(url: str, db: int) -> str:
     if url.startswith("unix://"):  # the embedded server: unix:///path/redis.socket[?db=N]
         return f"{url.split('?', 1)[0]}?db={db}"
     return urlunsplit(urlsplit(url)._replace(path=f"/{db}"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def local_argv(service: dict, port: int | None = None) -> list[str]:

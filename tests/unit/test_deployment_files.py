@@ -85,7 +85,7 @@ def readme_table_variables() -> set[str]:
 
 def test_the_compose_file_and_its_services_parse():
     assert {"postgres", "redis", "mailpit", *KINDRED_SERVICES} == set(SERVICES)
-    assert set(COMPOSE["volumes"]) == {"postgres-data", "redis-data"}
+    assert set(COMPOSE["volumes"]) == {"postgres-data", "redis-data", "models"}
 
 
 def test_the_image_runs_kindred_as_its_entry_point():
@@ -223,3 +223,11 @@ def test_env_example_values_are_safe_to_paste():
         assert " #" not in value and not value.startswith(("'", '"')), name
     # The password goes into DATABASE_URL unescaped.
     assert re.fullmatch(r"[A-Za-z0-9_-]+", example["POSTGRES_PASSWORD"])
+
+
+def test_workers_share_fitted_models_through_one_volume_the_image_prepares():
+    """Each worker would otherwise fit its own copy after every change (docs/scaling.md)."""
+    var_dir = re.search(r"KINDRED_VAR_DIR=(\S+)", DOCKERFILE).group(1)
+    assert f"models:{var_dir}/models" in SERVICES["worker"]["volumes"]
+    # Made in the image and owned by kindred, so the new named volume is writable by it.
+    assert re.search(rf"mkdir -p {var_dir}/models && chown -R kindred {var_dir}\b", DOCKERFILE)

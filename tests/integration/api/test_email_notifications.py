@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import email
 import email.policy
-import socket
 import time
 
 import pytest
@@ -16,6 +15,7 @@ from aiosmtpd.controller import Controller
 from service.adapters.orm import JobFailure, NotificationDelivery
 from service.services import events
 from tests.integration.api.conftest import listing_body, run_worker, sign_up
+from tests.support import free_port
 from workers import context
 from workers.dead_letters import failed_jobs
 from workers.scheduler import build_scheduler
@@ -38,12 +38,6 @@ class Inbox:
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.messages.append((list(envelope.rcpt_tos), parsed))
         return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
