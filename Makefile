@@ -8,7 +8,7 @@ AXE := tests/browser/node_modules/axe-core/axe.min.js
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 
 .PHONY: run test lint install clean evaluate bench bench-pipeline bench-dashboard fuzz load \
-	bench-scale
+	bench-scale bench-shared
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,14 @@ bench-dashboard: install
 ## chart in docs/benchmarks/scale_regions.png; about 15 minutes on 2 cores, 5 GB of memory)
 bench-scale: install
 	$(BIN)/python -m bench.scale_regions
+	$(BIN)/python -m bench.shared_model --members 100000 --workers 4 \
+		--json var/bench/results/shared_model.json
+
+## (part of bench-scale) four worker processes after one change to 100,000 members: each fitting
+## its own model against one fitting and the others loading it (docs/benchmarks/shared_model.png)
+bench-shared: install
+	$(BIN)/python -m bench.shared_model --members 100000 --workers 4 \
+		--json var/bench/results/shared_model.json
 
 ## make load: 10,000 match requests and 1,000 listings from concurrent clients against
 ## gunicorn -w 2, two workers and the scheduler on PostgreSQL and Redis, a few minutes (JSON in

@@ -140,3 +140,19 @@ def test_quick_run_of_the_region_scaling_benchmark(bench_env, tmp_path):
     for figure in result["measurements"]:
         assert figure["value"] > 0 and figure["baseline"] > 0 and figure["ratio"] > 0, figure
     assert png.stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_quick_run_of_the_shared_model_benchmark(bench_env, tmp_path):
+    """Three worker processes after one change: alone, each fits; sharing, one fits and the two
+    others load its model. The figures and chart come from that same run."""
+    out, png = tmp_path / "shared_model.json", tmp_path / "shared_model.png"
+    options = ("--members", "500", "--workers", "3", "--json", str(out), "--chart", str(png))
+    done = run_module("bench.shared_model", *options, env=bench_env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert (result["ways"]["alone"]["fits"], result["ways"]["alone"]["loads"]) == (3, 0)
+    assert (result["ways"]["shared"]["fits"], result["ways"]["shared"]["loads"]) == (1, 2)
+    for figure in result["measurements"]:
+        assert figure["value"] > 0 and figure["baseline"] > 0, figure
+    assert png.stat().st_size > 0
