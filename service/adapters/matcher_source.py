@@ -172,22 +172,39 @@ class MatcherCache:
         """The region whose model serves a place; None when there are no regions."""
         return None if self._regions is None else self._regions.of(lat, lon)
 
+    def known(self, region: str | None) -> str | None:
+        """`region` if it is configured now, else where its subjects went: an event recorded
+        before the regions changed may name one that is gone (or regions were turned off)."""
+        if self._regions is None:
+            return None
+        return region if region in self._regions.names else self._regions.default
+
     def get(self, session, region: str | None = None, stale_ok: bool = True) -> FittedMatchers:
-        """The region's model (the one model without regions) for the data as it is now; while
-        another worker fits that, the model this process holds unless `stale_ok` is False."""
+        """The region's model (the one model without regions) for the data as it is now. While
+        another worker fits it: the newest model saved, or the one this process holds; with
+        `stale_ok` False, wait for the fit instead."""
         scope = Scope(self._regions, region) if region is not None else Scope()
         fingerprint = self._fingerprint(session, scope)
         with self._lock:
             held = self._fitted.get(region)
             if held is not None and held.fingerprint == fingerprint:
                 return held
-            fitted = self._fresh(session, scope, fingerprint, held if stale_ok else None)
+            fitted = self._fresh(session, scope, fingerprint, held, stale_ok)
             self._fitted[region] = fitted
             return fitted
 
-    def _fresh(self, session, scope: Scope, fingerprint: tuple, held) -> FittedMatchers:
+    def refit_after_erasure(self, session, region: str | None) -> int:
+        """Refit `region`'s model for the data as it is now (without the erased member), then
+        delete every other model file: any of them, of any region, may hold the member. Returns
+        how many files were deleted."""
+        fitted = self.get(session, region, stale_ok=False)
+        if self._store is None:
+            return 0
+        return self._store.remove_all_except({self._store.path(region, fitted.fingerprint)})
+
+    def _fresh(self, session, scope: Scope, fingerprint: tuple, held, stale_ok) -> FittedMatchers:
         """The model for `fingerprint`: loaded if saved, fitted if this process wins the
-        region's lock, else (another worker is fitting) the one held, or wait for theirs."""
+        region's lock; else (another worker is fitting) a newer saved model or the one held."""
         if self._store is None:
             return self._fit(session, scope, fingerprint)
         while True:
@@ -201,18 +218,33 @@ class MatcherCache:
                     if saved is not None:
                         return saved
                     fitted = self._fit(session, scope, fingerprint)
-                    self._store.save(scope.region, fingerprint, fitted)
+                    if lock.still_held():
+                        self._store.save(scope.region, fingerprint, fitted)
                     return fitted
-            if held is not None:
-                return held
+            if stale_ok:
+                newer = self._newer_saved(scope.region, held)
+                if newer is not None or held is not None:
+                    return newer or held
             time.sleep(WAIT_FOR_FIT_SECONDS)
 
     def _load(self, scope: Scope, fingerprint: tuple) -> FittedMatchers | None:
-        saved = self._store.load(scope.region, fingerprint)
-        if saved is not None:
+        return self._counted(self._store.load(scope.region, fingerprint))
+
+    def _newer_saved(self, region: str | None, held) -> FittedMatchers | None:
+        """The region's last saved model if this process does not hold it already: under
+        steady changes the exact fingerprint is rarely saved, but the last fit is fresher."""
+        latest = self._store.latest(region)
+        if latest is None:
+            return None
+        if held is not None and latest == self._store.path(region, held.fingerprint):
+            return None
+        return self._counted(self._store.load_file(latest))
+
+    def _counted(self, loaded: FittedMatchers | None) -> FittedMatchers | None:
+        if loaded is not None:
             self.loads += 1
             metrics.MATCHER_LOADS.inc()
-        return saved
+        return loaded
 
     def _fit(self, session, scope: Scope, fingerprint: tuple) -> FittedMatchers:
         with metrics.MATCHER_FIT_SECONDS.time():

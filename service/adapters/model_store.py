@@ -57,23 +57,42 @@ class ModelStore:
         """The fitted matchers saved for this fingerprint, or None (none saved, or unreadable:
         another format or library version, a truncated file)."""
         path = self.path(region, fingerprint)
-        if not path.exists():
-            return None
+        return self.load_file(path) if path.exists() else None
+
+    def latest(self, region: str | None) -> Path | None:
+        """The region's newest model file, whatever data it was fitted on (only the newest is
+        kept, so it is the last fit saved)."""
+        models = list((self.folder / (region or ALL_REGIONS)).glob("*.pkl"))
+        return max(models, key=_modified) if models else None
+
+    def load_file(self, path: Path):
+        """The fitted matchers in `path`, or None (pruned meanwhile, or unreadable)."""
         try:
             return persistence.load(path)
-        except FileNotFoundError:  # pruned between the check and the open
+        except FileNotFoundError:
             return None
         except Exception as error:  # an unreadable model is refitted, never fatal
-            log.warning("model %s not loaded, refitting: %s", path.name, error)
+            log.warning("model %s not loaded: %s", path.name, error)
             return None
 
     def save(self, region: str | None, fingerprint: tuple, fitted) -> Path:
         path = self.path(region, fingerprint)
-        # Each writer has its own temporary file: a lock holder that outlived its lease and the
-        # next fitter never write into the same one.
-        persistence.save(fitted, path, temporary_suffix=f".{os.getpid()}.tmp")
+        # Each writer has its own temporary file (not named by pid: in containers every worker
+        # is pid 1): two fitters of one fingerprint (Redis away) never write into the same one.
+        persistence.save(fitted, path, temporary_suffix=f".{secrets.token_hex(6)}.tmp")
         self._prune(path)
         return path
+
+    def remove_all_except(self, kept: set[Path]) -> int:
+        """Delete every model file but `kept`, in every region's folder (an erasure: any older
+        file, of any region or of a configuration since changed, may hold the member)."""
+        removed = 0
+        for path in self.folder.glob("*/*.pkl"):
+            if path not in kept:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed += 1
+        return removed
 
     def fitting_lock(self, region: str | None) -> FitLock | None:
         """The region's fit lock if this process takes it now; None if another holds it.
@@ -96,7 +115,7 @@ class ModelStore:
         with contextlib.suppress(FileNotFoundError):
             return marker.read_text().strip()
         self.folder.mkdir(parents=True, exist_ok=True)
-        candidate = self.folder / f".store-id.{os.getpid()}.tmp"
+        candidate = self.folder / f".store-id.{secrets.token_hex(6)}.tmp"
         candidate.write_text(secrets.token_hex(8))
         with contextlib.suppress(FileExistsError):
             os.link(candidate, marker)  # the first to link wins; the others read its id
@@ -140,10 +159,20 @@ class FitLock:
         with contextlib.suppress(redis.RedisError):  # expired or Redis away: it lapses alone
             self._lock.release()
 
+    def still_held(self) -> bool:
+        """Whether this fit still owns the lock. One that lost it (its lease lapsed while Redis
+        was away) must not save: another fitter may have saved newer data since, and saving
+        would prune that file (possibly the refit after an erasure)."""
+        if self._lock is None:
+            return True
+        try:
+            return self._lock.owned()
+        except redis.RedisError:
+            return False
+
     def _renew(self) -> None:
         while not self._done.wait(LOCK_SECONDS / 3):
             try:
                 self._lock.reacquire()
-            except Exception:  # lost (Redis restarted): another may fit too, which is harmless
+            except Exception:  # Redis away for a moment: try again at the next beat
                 log.warning("could not renew the fit lock", exc_info=True)
-                return

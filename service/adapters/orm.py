@@ -357,7 +357,12 @@ class OutboxEvent(Base):
     """
 
     __tablename__ = "outbox_events"
-    __table_args__ = (sa.Index("ix_outbox_events_pending", "handled_at", "published_at"),)
+    # AUTOINCREMENT on SQLite: an id (and so a job id, `event-<id>`) is never given twice, even
+    # after the newest events were deleted (an erasure). PostgreSQL never reuses them anyway.
+    __table_args__ = (
+        sa.Index("ix_outbox_events_pending", "handled_at", "published_at"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(sa.String(40))

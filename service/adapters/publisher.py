@@ -171,12 +171,13 @@ class EventPublisher:
             if regions is not None:
                 from service.adapters.region_lookup import regions_of
 
-                unplaced = {event_id: kind for event_id, kind, _, region in rows if not region}
+                # An event naming a region no longer configured goes by its subject's place.
+                unplaced = {e: kind for e, kind, _, region in rows if region not in regions.names}
                 placed = regions_of(uow.session, regions, unplaced) if unplaced else {}
-        return {
-            event_id: (kind, request_id, region or placed.get(event_id))
-            for event_id, kind, request_id, region in rows
-        }
+            return {
+                event_id: (kind, request_id, placed.get(event_id, region) if regions else None)
+                for event_id, kind, request_id, region in rows
+            }
 
     def _enqueue(
         self, event_id: int, kind: str, request_id: str | None = None, region: str | None = None

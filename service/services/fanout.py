@@ -34,9 +34,10 @@ def on_listing_published(kindred, event_id: int, listing_id: int) -> str:
 
 
 def on_listing_fan_out(kindred, event_id: int, listing_id: int) -> str:
-    """One region's share of a virtual listing's fan-out, with that region's model."""
+    """One region's share of a virtual listing's fan-out, with that region's model. Each region's
+    share tells up to MAX_MEMBERS of its members: the cap is per region."""
     with kindred.uow() as uow:
-        region = uow.session.get(OutboxEvent, event_id).region
+        region = kindred.matchers.known(uow.session.get(OutboxEvent, event_id).region)
     return _fan_out(kindred, event_id, listing_id, region)
 
 

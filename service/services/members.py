@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -129,16 +129,11 @@ def erase_me(uow: UnitOfWork, caller: Principal, redis, regions: Regions | None 
         privacy.delete_traces(uow, traces)
         uow.members.delete(member)
         # An id and a region name only; handled, it goes with the other handled events.
-        erased = outbox.record(
-            uow, EventKind.MEMBER_ERASED, subject("member", member.id), region=region
-        )
+        outbox.record(uow, EventKind.MEMBER_ERASED, subject("member", member.id), region=region)
         uow.commit()
-        erased_id = erased.id
-    # A job published between the two steps names an event that is gone: remove it too. Not
-    # MemberErased's own: SQLite may have given it the id of one of the events deleted.
-    gone = replace(traces, event_ids=[e for e in traces.event_ids if e != erased_id])
+    # A job published between the two steps names an event that is gone: remove it too.
     with contextlib.suppress(redis_errors.RedisError):
-        privacy.forget_in_redis(redis, member.id, gone)
+        privacy.forget_in_redis(redis, member.id, traces)
 
 
 def export_me(uow: UnitOfWork, caller: Principal) -> dict:

@@ -108,15 +108,16 @@ def delete_traces(uow: UnitOfWork, traces: Traces) -> None:
 
 
 def on_member_erased(kindred, event_id: int, member_id: int) -> str:
-    """Refit the erased member's region's model now, so that the model files saved before the
-    erasure, which hold them, are replaced and deleted rather than kept until that region's next
-    matching job. Waits for a fit another worker is running instead of taking the old model."""
+    """Refit the erased member's region's model now and delete every older model file, which
+    may hold them, rather than keep them until each region's next fit. Waits for a fit another
+    worker is running instead of taking an old model."""
+    matchers = kindred.matchers
     with kindred.uow() as uow:
-        region = uow.session.get(OutboxEvent, event_id).region
-        kindred.matchers.get(uow.session, region, stale_ok=False)
+        region = matchers.known(uow.session.get(OutboxEvent, event_id).region)
+        removed = matchers.refit_after_erasure(uow.session, region)
         outbox.mark_handled(uow, event_id)
         uow.commit()
-    return "model refitted without the member"
+    return f"model refitted without the member; {removed} older model file(s) deleted"
 
 
 def forget_in_redis(connection, member_id: int, traces: Traces) -> None:

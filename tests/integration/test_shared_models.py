@@ -162,3 +162,38 @@ def test_workers_in_separate_processes_fit_once_between_them(seeded):
     assert sum(fits for fits, _, _ in outcomes) == 1
     assert sum(loads for _, loads, _ in outcomes) == 2
     assert len({fingerprint for _, _, fingerprint in outcomes}) == 1
+
+
+def test_while_another_fits_a_worker_takes_the_newest_model_saved(seeded, second_worker):
+    oldest = fitted(seeded)
+    change_the_data(seeded)
+    newer = fitted(second_worker)  # fitted and saved by the second worker
+    change_the_data(seeded)  # and the data moved on again
+    store = ModelStore(seeded.settings.models_folder, seeded.redis)
+    with store.fitting_lock(None):  # someone fits the newest data
+        taken = fitted(seeded)
+        assert taken.fingerprint == newer.fingerprint != oldest.fingerprint
+        assert (seeded.matchers.fits, seeded.matchers.loads) == (1, 1)
+        # A worker just started, holding nothing, does not wait for the fit either.
+        third = bootstrap(seeded.settings)
+        try:
+            assert fitted(third).fingerprint == newer.fingerprint
+        finally:
+            third.close()
+
+
+def test_a_fitter_that_lost_its_lock_does_not_save(seeded):
+    """Its lease lapsed (Redis away): another may have saved newer data since, which saving
+    would prune; the model is still used by this worker."""
+
+    class LosesItsLock(MatcherCache):
+        def _fit(self, *arguments):
+            for key in seeded.redis.scan_iter("kindred:fit:*"):
+                seeded.redis.delete(key)  # the lease lapsed while it fitted
+            return super()._fit(*arguments)
+
+    cache = LosesItsLock(ModelStore(seeded.settings.models_folder, seeded.redis))
+    with seeded.uow() as uow:
+        model = cache.get(uow.session)
+    assert cache.fits == 1 and model.members is not None
+    assert list(seeded.settings.models_folder.rglob("*.pkl")) == []

@@ -10,7 +10,9 @@ import pytest
 import sqlalchemy as sa
 
 from service.adapters.orm import OutboxEvent, Suggestion
+from service.domain.events import EventKind
 from service.domain.regions import parse
+from service.services import outbox
 from tests.integration.api.conftest import listing_body, sign_up
 from tests.integration.api.test_region_pipeline import counts, serve
 from workers import context
@@ -128,7 +130,12 @@ def test_without_regions_a_virtual_listing_fans_out_once(kindred, app, verified_
 
 def test_erasing_a_member_refits_their_regions_model_on_its_queue(kindred, world):
     people, _ = world
+    fitted_for(kindred, "bristol")
     before = fitted_for(kindred, "elsewhere")
+    folder = kindred.settings.models_folder
+    from_before_regions = folder / "all" / "0123.pkl"  # the one model, before regions were set
+    from_before_regions.parent.mkdir()
+    from_before_regions.write_bytes(b"a model holding everyone")
     assert people["cal"].member_id in before.members.member_ids
     assert people["cal"].delete("/api/v1/members/me").status_code == 204
     with kindred.uow() as uow:
@@ -141,4 +148,22 @@ def test_erasing_a_member_refits_their_regions_model_on_its_queue(kindred, world
     after = fitted_for(kindred, "elsewhere")
     assert after.fingerprint != before.fingerprint
     assert after.members is None  # Cal was the region's only member
+    # Every other model file might hold Cal (Bristol's too, had Cal moved): only the refit stays.
+    assert [p.relative_to(folder).parts[0] for p in folder.rglob("*.pkl")] == ["elsewhere"]
     assert list(fitted_for(kindred, "bristol").members.member_ids) == [people["ann"].member_id]
+
+
+def test_an_event_naming_a_region_no_longer_configured_goes_by_its_subjects_place(kindred, world):
+    _, listings = world
+    with kindred.uow(publish=False) as uow:
+        event = outbox.record(
+            uow, EventKind.LISTING_FAN_OUT, f"listing:{listings['online']}", region="gone"
+        )
+        uow.commit()
+        event_id = event.id
+    before = counts(kindred)["matching-elsewhere"]
+    assert kindred.publisher.publish([event_id]) == [event_id]
+    assert counts(kindred)["matching-elsewhere"] == before + 1  # a virtual listing: the default
+    serve(kindred, "matching-elsewhere")  # handled there, with the default region's model
+    with kindred.uow() as uow:
+        assert uow.session.get(OutboxEvent, event_id).handled_at is not None
