@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from service.adapters.model_store import ModelStore
-from service.adapters.orm import Listing, Member, MemberTag, Suggestion
+from service.adapters.orm import Listing, Member, MemberTag, SessionAttendance, Suggestion
 from service.adapters.region_lookup import in_region
 from service.domain.regions import Regions
 from service.domain.vocabulary import ListingStatus, SuggestionKind, SuggestionStatus
@@ -113,7 +113,22 @@ def answers(session, where=None) -> list[dict]:
             events.append({"member_id": member_id, "listing_id": listing_id, "kind": kind_name})
         elif not yes:
             events.append({"member_id": member_id, "peer_id": peer_id, "kind": "declined_peer"})
-    return events
+    return events + attended(session, where)
+
+
+def attended(session, where=None) -> list[dict]:
+    """Each session a member went to (of the members meeting `where`): the strongest positive
+    signal, and a step up for a "start slowly" member."""
+    rows = session.execute(
+        sa.select(SessionAttendance.member_id, SessionAttendance.listing_id)
+        .join(Member, Member.id == SessionAttendance.member_id)
+        .where(where if where is not None else sa.true())
+        .order_by(SessionAttendance.id)
+    )
+    return [
+        {"member_id": member_id, "listing_id": listing_id, "kind": "attended"}
+        for member_id, listing_id in rows
+    ]
 
 
 @dataclass
@@ -267,7 +282,12 @@ class MatcherCache:
             .join(Member, Member.id == Suggestion.member_id)
             .where(Suggestion.answered_at.is_not(None), scope.members())
         ).one()
-        return (*scope.key(), *listings, *members, *answered)
+        went = session.execute(
+            sa.select(sa.func.count(), sa.func.max(SessionAttendance.id))
+            .join(Member, Member.id == SessionAttendance.member_id)
+            .where(scope.members())
+        ).one()
+        return (*scope.key(), *listings, *members, *answered, *went)
 
 
 def _fit(session, scope: Scope, fingerprint: tuple) -> FittedMatchers:

@@ -7,7 +7,7 @@ PostgreSQL and SQLite alike.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -524,6 +524,29 @@ class WeeklyRound(Base):
     digest: Mapped[str] = mapped_column(sa.String(10), default="pending")
 
 
+class SessionAttendance(Base):
+    """A member was at a session of a listing: they said "I went", or its partner checked them
+    in. One row per member, listing and day, whoever said it first. The matcher's strongest
+    positive signal; each one moves a "start slowly" member a step up."""
+
+    __tablename__ = "attendances"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "member_id", "listing_id", "session_on", name="uq_attendances_member_listing_day"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(sa.ForeignKey("members.id", ondelete="CASCADE"))
+    listing_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("listings.id", ondelete="CASCADE"), index=True
+    )
+    session_on: Mapped[date]
+    recorded_by: Mapped[str] = mapped_column(sa.String(10))  # member | partner
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    listing: Mapped[Listing] = relationship(lazy="joined")
+
+
 class NotificationDelivery(Base):
     """One notification through one channel beyond the inbox (email): pending, sent or failed."""
 
@@ -615,6 +638,7 @@ __all__ = [
     "NotificationDelivery",
     "Organization",
     "OutboxEvent",
+    "SessionAttendance",
     "Suggestion",
     "WebhookDelivery",
     "WebhookEndpoint",

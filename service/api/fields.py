@@ -108,11 +108,11 @@ class EmailAddress(fields.Email):
         return address.strip().lower()
 
 
-class Instant(fields.AwareDateTime):
-    """A date and time with its UTC offset (ISO 8601), at most 40 characters as sent: the parser
-    would otherwise take any number of digits after the seconds."""
+class _BoundAsSent:
+    """Refuses text longer than MAX_LENGTH before parsing it (a parser would take any number of
+    digits), and shows the bound in the OpenAPI document."""
 
-    MAX_LENGTH = 40
+    MAX_LENGTH: int
 
     def __init__(self, **kwargs):
         metadata = {"maxLength": self.MAX_LENGTH, **kwargs.pop("metadata", {})}
@@ -122,6 +122,27 @@ class Instant(fields.AwareDateTime):
         if isinstance(value, str) and len(value) > self.MAX_LENGTH:
             raise ma.ValidationError(f"Longer than maximum length {self.MAX_LENGTH}.")
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Instant(_BoundAsSent, fields.AwareDateTime):
+    """A date and time with its UTC offset (ISO 8601), at most 40 characters as sent."""
+
+    MAX_LENGTH = 40
+
+
+class Day(_BoundAsSent, fields.Date):
+    """A calendar date, YYYY-MM-DD."""
+
+    MAX_LENGTH = 10
+
+
+def session_day() -> Day:
+    """The day of a session someone attended; today when left out."""
+    return Day(
+        load_default=None,
+        metadata={"description": "The session's date (YYYY-MM-DD); today if left out. "
+                  "Not in the future, at most 60 days ago."},
+    )  # fmt: skip
 
 
 def text(max_length: int, min_length: int = 1, multiline: bool = False, **kwargs) -> PlainText:

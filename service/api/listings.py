@@ -29,10 +29,12 @@ from service.api.fields import (
     language_list,
     latitude,
     longitude,
+    session_day,
     tag_list,
     text,
 )
 from service.api.idempotency import idempotent
+from service.api.matches import AttendanceSchema
 from service.domain.credentials import Role
 from service.domain.errors import RuleViolation
 from service.domain.vocabulary import (
@@ -45,7 +47,7 @@ from service.domain.vocabulary import (
     Structure,
     Weekday,
 )
-from service.services import interest
+from service.services import attendance, interest
 from service.services import listings as use_cases
 
 
@@ -330,6 +332,9 @@ class InterestCountsSchema(Schema):
 
 
 class SharedContactSchema(Schema):
+    contact_id = fields.Integer(
+        metadata={"description": "Names this member in a check-in (POST .../check-ins)"}
+    )
     display_name = fields.String()
     email = fields.String()
     said_yes_at = fields.DateTime()
@@ -351,3 +356,28 @@ def listing_interest(listing_id):
     """How members answered this listing's suggestions, and the contacts they chose to share
     (the owning partner only; coordinators see the counts)."""
     return interest.listing_interest(kindred().uow(), current_caller(), listing_id)
+
+
+class CheckInSchema(StrictSchema):
+    contact_id = fields.Integer(
+        required=True,
+        validate=validate.Range(min=1, max=2**31 - 1),
+        metadata={"description": "A `contact_id` from the listing's interest: a member who "
+                  "said yes and shared their contact with you"},
+    )  # fmt: skip
+    session_on = session_day()
+
+
+@blp.post(f"/<{ID}:listing_id>/check-ins")
+@authenticated(Role.PARTNER)
+@idempotent
+@blp.arguments(CheckInSchema)
+@blp.response(201, AttendanceSchema)
+@blp.alt_response(200, schema=AttendanceSchema, description="Already recorded for that day")
+def check_in(data, listing_id):
+    """Check a member in for a session of your listing (today unless `session_on` says when).
+    Once per member and day: checking in again, or after the member said they went, is 200."""
+    recorded = attendance.check_in(
+        kindred().uow(), current_caller(), listing_id, data["contact_id"], data["session_on"]
+    )
+    return recorded.attendance, 201 if recorded.created else 200

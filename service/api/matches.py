@@ -7,11 +7,11 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from service.api.auth import ID, authenticated, current_caller, kindred
-from service.api.fields import StrictSchema, boolean, enum
+from service.api.fields import StrictSchema, boolean, enum, session_day
 from service.api.idempotency import idempotent
 from service.domain.credentials import Role
 from service.domain.vocabulary import Answer, MatchRequestStatus, SuggestionKind, SuggestionStatus
-from service.services import introductions, matching, notifications
+from service.services import attendance, introductions, matching, notifications
 
 blp = Blueprint(
     "matches",
@@ -40,6 +40,19 @@ class ListingSummarySchema(Schema):
     area = fields.String(allow_none=True)
     is_virtual = fields.Boolean()
     organization_name = fields.String()
+
+
+class AttendanceSchema(Schema):
+    id = fields.Integer()
+    listing = fields.Nested(ListingSummarySchema)
+    session_on = fields.Date()
+    recorded_by = fields.String(metadata={"description": "member (you said so) or partner"})
+    created_at = fields.DateTime()
+
+
+class IWentSchema(StrictSchema):
+    listing_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
+    session_on = session_day()
 
 
 class PeerSummarySchema(Schema):
@@ -169,3 +182,26 @@ def mark_read(notification_id):
 def my_introductions():
     """People you were introduced to (both said yes), with what each chose to share."""
     return introductions.my_introductions(kindred().uow(), current_caller())
+
+
+@blp.post("/members/me/attendance")
+@authenticated(Role.MEMBER)
+@idempotent
+@blp.arguments(IWentSchema)
+@blp.response(201, AttendanceSchema)
+@blp.alt_response(200, schema=AttendanceSchema, description="Already recorded for that day")
+def i_went(data):
+    """Say "I went" to a session of a listing (today unless `session_on` says when). Going
+    back is what the matcher trusts most; a "start slowly" member moves a step up."""
+    recorded = attendance.i_went(
+        kindred().uow(), current_caller(), data["listing_id"], data["session_on"]
+    )
+    return recorded.attendance, 201 if recorded.created else 200
+
+
+@blp.get("/members/me/attendance")
+@authenticated(Role.MEMBER)
+@blp.response(200, AttendanceSchema(many=True))
+def my_attendance():
+    """The sessions you went to, newest first (yours, and your partners' check-ins of you)."""
+    return attendance.my_attendance(kindred().uow(), current_caller())

@@ -25,6 +25,7 @@ from service.api.fields import (
 from service.api.idempotency import answer_belongs_to, idempotent
 from service.api.limits import sign_ups
 from service.api.matches import (
+    AttendanceSchema,
     IntroductionSchema,
     MatchRequestSchema,
     NotificationSchema,
@@ -197,6 +198,7 @@ class ExportSchema(Schema):
     introductions = fields.List(fields.Nested(IntroductionSchema))
     notifications = fields.List(fields.Nested(NotificationSchema))
     weekly_rounds = fields.List(fields.Nested(WeeklyRoundSchema))
+    attendance = fields.List(fields.Nested(AttendanceSchema))
 
 
 def _json_safe(data: dict) -> dict:

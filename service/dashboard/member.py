@@ -27,9 +27,10 @@ from flask import (
 from marshmallow import missing
 from werkzeug.datastructures import MultiDict
 
+from service.adapters.orm import utcnow
 from service.api.fields import all_optional
 from service.api.limits import sign_ups
-from service.api.matches import AnswerSchema
+from service.api.matches import AnswerSchema, IWentSchema
 from service.api.members import (
     ConsentsSchema,
     ExportSchema,
@@ -61,6 +62,7 @@ from service.domain.vocabulary import (
     values_of,
 )
 from service.services import (
+    attendance,
     calendar_feed,
     introductions,
     matching,
@@ -496,6 +498,55 @@ def mark_read(notification_id: int):
 
 
 # ---------------------------------------------------------------- the calendar feed
+
+
+# ---------------------------------------------------------------- going back
+
+
+@bp.get("/going", endpoint="going")
+@page_for(Role.MEMBER)
+def going_page():
+    return _going_page()
+
+
+@bp.post("/going")
+@page_for(Role.MEMBER)
+def i_went():
+    """The same rules as POST /api/v1/members/me/attendance (its schema, its use case)."""
+    payload = without_empty(
+        {"listing_id": number(request.form, "listing_id", int),
+         "session_on": given(request.form, "session_on")}
+    )  # fmt: skip
+    try:
+        data = load(IWentSchema(), payload)
+        recorded = attendance.i_went(
+            kindred().uow(), g.caller, data["listing_id"], data["session_on"]
+        )
+    except FormInvalid as problem:
+        return _going_page(problem.errors), 422
+    except RuleViolation as error:
+        return _going_page(_errors_of(error)), error.status
+    title = recorded.attendance.listing.title
+    flash(
+        f"Thank you: {title} on {recorded.attendance.session_on:%A %-d %B} is noted."
+        if recorded.created
+        else f"You had already told us about {title} that day."
+    )
+    return redirect(url_for(".going"))
+
+
+def _going_page(errors: dict | None = None) -> str:
+    return render_template(
+        "me/going.html",
+        listings=calendar_feed.my_calendar_listings(kindred().uow(), g.caller),
+        attended=attendance.my_attendance(kindred().uow(), g.caller),
+        today=utcnow().date().isoformat(),
+        errors=errors or {},
+        summary={GOING_LABELS.get(k, k): v for k, v in (errors or {}).items()},
+    )
+
+
+GOING_LABELS = {"session_on": "The day you went", "listing_id": "The group"}
 
 
 @bp.get("/calendar")

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import BadRequest
 
-from service.adapters.orm import Listing
+from service.adapters.orm import Listing, utcnow
 from service.adapters.repositories import ListingFilter
 from service.api.auth import ID
 from service.api.fields import all_optional
-from service.api.listings import MAX_PAGE
+from service.api.listings import MAX_PAGE, CheckInSchema
 from service.api.organizations import (
     NewKeyRequestSchema,
     OrganizationUpdateSchema,
@@ -28,7 +28,7 @@ from service.dashboard.web_session import kindred, page_for, sign_out
 from service.domain.credentials import Role
 from service.domain.errors import Conflict, DomainError, InvalidTransition, RuleViolation
 from service.domain.vocabulary import ListingStatus
-from service.services import interest, listings, organizations, webhooks
+from service.services import attendance, interest, listings, organizations, webhooks
 
 bp = Blueprint("partner", __name__, url_prefix="/partner")
 
@@ -178,6 +178,33 @@ def change_status(listing_id: int):
 @bp.get(f"/listings/<{ID}:listing_id>")
 @page_for(Role.PARTNER)
 def listing(listing_id: int):
+    return _interest_page(listing_id)
+
+
+@bp.post(f"/listings/<{ID}:listing_id>/check-ins")
+@page_for(Role.PARTNER)
+def check_in(listing_id: int):
+    """The same rules as POST /api/v1/listings/{id}/check-ins (its schema, its use case)."""
+    contact = given(request.form, "contact_id")
+    payload = without_empty(
+        {"contact_id": int(contact) if contact and contact.isdigit() else contact,
+         "session_on": given(request.form, "session_on")}
+    )  # fmt: skip
+    try:
+        data = load(CheckInSchema(), payload)
+        recorded = attendance.check_in(
+            _uow(), g.caller, listing_id, data["contact_id"], data["session_on"]
+        )
+    except FormInvalid as problem:
+        return _interest_page(listing_id, problem.errors), 422
+    except RuleViolation as error:
+        return _interest_page(listing_id, field_errors(error).errors), error.status
+    day = f"{recorded.attendance.session_on:%A %-d %B}"
+    flash(f"Checked in for {day}." if recorded.created else f"Already checked in for {day}.")
+    return redirect(url_for(".listing", listing_id=listing_id, _anchor="contacts"))
+
+
+def _interest_page(listing_id: int, errors: dict | None = None) -> str:
     shown = listings.get_listing(_uow(), g.caller, listing_id)
     answers = interest.listing_interest(_uow(), g.caller, listing_id)
     return render_template(
@@ -186,6 +213,8 @@ def listing(listing_id: int):
         interest=answers["interest"],
         contacts=answers["contacts"],
         form=listing_form,
+        today=utcnow().date().isoformat(),
+        errors=errors or {},
     )
 
 

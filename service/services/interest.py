@@ -61,7 +61,7 @@ def interest_by_listing(uow: UnitOfWork, caller: Principal, listing_ids: list[in
 
 def _shared_contacts(uow: UnitOfWork, listing_id: int) -> list[dict]:
     rows = uow.session.execute(
-        sa.select(Member.display_name, Member.email, Suggestion.answered_at)
+        sa.select(Suggestion.id, Member.display_name, Member.email, Suggestion.answered_at)
         .join(Member, Member.id == Suggestion.member_id)
         .where(
             Suggestion.listing_id == listing_id,
@@ -70,4 +70,7 @@ def _shared_contacts(uow: UnitOfWork, listing_id: int) -> list[dict]:
         )
         .order_by(Suggestion.answered_at)
     )
-    return [{"display_name": n, "email": e, "said_yes_at": at} for n, e, at in rows]
+    return [
+        {"contact_id": contact, "display_name": n, "email": e, "said_yes_at": at}
+        for contact, n, e, at in rows
+    ]

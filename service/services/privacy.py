@@ -21,6 +21,7 @@ from service.adapters.orm import (
     MatchRequest,
     Notification,
     OutboxEvent,
+    SessionAttendance,
     Suggestion,
     WeeklyRound,
     utcnow,
@@ -87,6 +88,7 @@ def held_about(uow: UnitOfWork, member_id: int) -> dict[str, list]:
         "suggestions": rows(Suggestion),
         "notifications": rows(Notification),
         "weekly_rounds": rows(WeeklyRound),
+        "attendance": rows(SessionAttendance),
     }
 
 

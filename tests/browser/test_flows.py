@@ -185,6 +185,13 @@ def test_member_joins_asks_for_matches_answers_and_downloads_their_data(
     expect(page.get_by_role("status")).to_be_visible()
     checked(page, "flow-member-answered")
 
+    page.get_by_role("link", name="Going back").click()
+    checked(page, "flow-member-going")
+    going = page.get_by_role("article").filter(has_text="Gentle garden club")
+    going.get_by_role("button", name="I went").click()
+    expect(page.get_by_role("status")).to_contain_text("is noted")
+    checked(page, "flow-member-went")
+
     page.get_by_role("link", name=re.compile("Privacy|Your data", re.I)).first.click()
     checked(page, "flow-member-privacy")
     with page.expect_download() as download_info:
@@ -197,7 +204,11 @@ def test_member_joins_asks_for_matches_answers_and_downloads_their_data(
 def test_member_pages_work_on_a_phone(new_page, live_server, member_account):
     page = new_page(MOBILE)
     sign_in_member(page, live_server)
-    for path, name in [("/me", "mobile-member-home"), ("/me/profile", "mobile-member-profile")]:
+    for path, name in [
+        ("/me", "mobile-member-home"),
+        ("/me/profile", "mobile-member-profile"),
+        ("/me/going", "mobile-member-going"),
+    ]:
         page.goto(path)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"{path} scrolls sideways on a phone ({width}px)"

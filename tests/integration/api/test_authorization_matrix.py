@@ -293,6 +293,14 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("DELETE", "/api/v1/listings/{listing_id}"): route(P, owner=P, ok=204, objects=FRESH_LISTING),
     ("GET", "/api/v1/listings/{listing_id}/interest"): route(C, P, owner=P),
+    # Check-ins: the owning partner, naming a member who shared their contact with it.
+    ("POST", "/api/v1/listings/{listing_id}/check-ins"): route(
+        P,
+        owner=P,
+        ok=(200, 201),
+        data=lambda w, c: {"contact_id": w.ids["shared_contact"]},
+        objects={"listing_id": "shared_listing"},
+    ),
     ("POST", "/api/v1/listings/{listing_id}/review"): route(
         C, data={"decision": "approve"}, objects={"listing_id": "pending_listing"}
     ),
@@ -315,6 +323,10 @@ ROUTES: dict[tuple[str, str], Route] = {
         M, owner=M, data={"answer": "yes"}
     ),
     ("GET", "/api/v1/members/me/notifications"): route(M),
+    ("POST", "/api/v1/members/me/attendance"): route(
+        M, ok=(200, 201), data=lambda w, c: {"listing_id": w.ids["listing"]}
+    ),
+    ("GET", "/api/v1/members/me/attendance"): route(M),
     ("POST", "/api/v1/members/me/notifications/{notification_id}/read"): route(M, owner=M),
     # Signing in and out: anyone, with the credential the form asks for.
     ("GET", "/"): public(ok=(200, 302)),
@@ -376,6 +388,10 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/me/introductions"): route(M),
     ("GET", "/me/notifications"): route(M),
     ("POST", "/me/notifications/{notification_id}/read"): route(M, owner=M, ok=302),
+    ("GET", "/me/going"): route(M),
+    ("POST", "/me/going"): route(
+        M, ok=302, data=lambda w, c: {"listing_id": str(w.ids["listing"])}
+    ),
     ("GET", "/me/calendar"): route(M),
     ("POST", "/me/calendar/new-link"): route(M, ok=302),
     ("GET", "/me/privacy"): route(M),
@@ -387,6 +403,13 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/partner/listings/new"): route(P, ok=303, data=LISTING_FORM),
     ("GET", "/partner/listings/{listing_id}"): route(P, owner=P),
     ("GET", "/partner/listings/{listing_id}/edit"): route(P, owner=P),
+    ("POST", "/partner/listings/{listing_id}/check-ins"): route(
+        P,
+        owner=P,
+        ok=302,
+        data=lambda w, c: {"contact_id": str(w.ids["shared_contact"])},
+        objects={"listing_id": "shared_listing"},
+    ),
     ("POST", "/partner/listings/{listing_id}/edit"): route(
         P, owner=P, ok=303, data=LISTING_FORM, objects=FRESH_LISTING
     ),
@@ -578,6 +601,7 @@ class World:
             e_about_f = self._peer(uow, self.ids["open_peer"], self.ids["closed_peer"], "2026-W10")
             f_about_e = self._peer(uow, self.ids["closed_peer"], self.ids["open_peer"], "2026-W10")
             uow.commit()
+            self.ids["shared_contact"] = sharer.id
             answers = [
                 ("sharer", sharer.id, True),
                 ("keeper", keeper.id, False),
@@ -678,6 +702,7 @@ class World:
         made = {
             "fresh_listing": lambda: self.fresh_listing(live=True),
             "pending_listing": lambda: self.fresh_listing(live=False),
+            "shared_listing": lambda: self.ids["shared_listing"],
             "sign_in_token": self.sign_in_token,
             "feed_token": self.feed_token,
         }
@@ -955,7 +980,7 @@ def test_a_partner_sees_the_name_and_email_of_members_who_shared_them_and_nothin
     assert [(c["display_name"], c["email"]) for c in interest["contacts"]] == [
         (sharer["display_name"], sharer["email"])
     ]
-    assert set(interest["contacts"][0]) == {"display_name", "email", "said_yes_at"}
+    assert set(interest["contacts"][0]) == {"contact_id", "display_name", "email", "said_yes_at"}
     assert interest["interest"]["yes"] == 2
     page = text_of(partner_a.page.get(f"/partner/listings/{listing_id}"))
     for text in (str(interest), page):

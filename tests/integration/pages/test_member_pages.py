@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from icalendar import Calendar
 from markupsafe import escape
 
-from service.adapters.orm import ConsentRecord, Member, Notification, Suggestion
+from service.adapters.orm import ConsentRecord, Member, Notification, SessionAttendance, Suggestion
 from tests.integration.api.conftest import Caller, listing_body, make_partner, run_worker
 from tests.integration.pages.conftest import PageClient, text_of
 
@@ -512,3 +512,35 @@ def test_a_copied_session_of_an_erased_member_never_opens_a_newcomers_pages(app,
 def test_ids_beyond_any_row_are_not_found_not_a_crash(ann):
     for path in ("/me/match-requests/99999999999999999999", "/me/match-requests/3000000000/status"):
         assert ann.get(path).status_code == 404, path
+
+
+# ---------------------------------------------------------------- going back
+
+
+def test_a_member_says_i_went_from_the_going_back_page(kindred, catalogue, ann):
+    find_matches(ann, kindred)
+    answer(ann, suggestions_of(kindred)["Gentle garden club"], "yes")
+    page = text_of(ann.get("/me/going"))
+    assert "Gentle garden club" in page and "None yet." in page
+    garden = catalogue["garden"]
+
+    went = ann.post("/me/going", {"listing_id": str(garden), "session_on": ""})  # today
+    assert went.status_code == 302 and went.headers["Location"] == "/me/going"
+    page = text_of(ann.get("/me/going"))
+    assert "is noted" in page and "None yet." not in page
+    again = ann.post("/me/going", {"listing_id": str(garden)})
+    assert "already told us" in text_of(ann.get(again.headers["Location"]))
+    with kindred.uow() as uow:
+        (visit,) = uow.session.scalars(sa.select(SessionAttendance)).all()
+    assert (visit.listing_id, visit.recorded_by) == (garden, "member")
+
+
+def test_a_day_in_the_future_is_shown_back_next_to_the_box(kindred, catalogue, ann):
+    refused = ann.post(
+        "/me/going", {"listing_id": str(catalogue["garden"]), "session_on": "2999-01-01"}
+    )
+    assert refused.status_code == 422
+    page = text_of(refused)
+    assert "The day you went" in page and "is in the future" in page
+    with kindred.uow() as uow:
+        assert not uow.session.scalar(sa.select(sa.func.count()).select_from(SessionAttendance))

@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import pytest
 import sqlalchemy as sa
 
-from service.adapters.orm import ApiKey, Listing, Suggestion, WebhookEndpoint
+from service.adapters.orm import ApiKey, Listing, SessionAttendance, Suggestion, WebhookEndpoint
 from service.api.listings import ListingWriteSchema, json_safe_schedule
 from service.domain.credentials import Principal, Role
 from service.domain.vocabulary import Answer, SuggestionKind
@@ -622,3 +622,27 @@ def test_every_partner_page_has_one_heading_a_marked_nav_and_no_inline_code(part
         assert page.count('aria-current="page"') == 1, path
         assert "<script" not in page and " style=" not in page, path
         assert not re.search(r"\son[a-z]+=", page), path
+
+
+def test_a_partner_checks_in_a_member_from_the_interest_page(partner, kindred, coordinator):
+    listing_id = post_listing(partner)
+    approve(kindred, coordinator, listing_id)
+    a_member_answers(kindred, listing_id, "Ann", Answer.YES, share=True)
+    page = text_of(partner.get(f"/partner/listings/{listing_id}"))
+    assert "Check in Ann" in page
+    contact = re.search(r'name="contact_id" value="(\d+)"', page)[1]
+
+    checked = partner.post(f"/partner/listings/{listing_id}/check-ins", {"contact_id": contact})
+    assert checked.status_code == 302, text_of(checked)
+    assert "Checked in for" in text_of(partner.get(checked.headers["Location"]))
+    with kindred.uow() as uow:
+        (visit,) = uow.session.scalars(sa.select(SessionAttendance)).all()
+    assert (visit.listing_id, visit.recorded_by) == (listing_id, "partner")
+
+    refused = partner.post(
+        f"/partner/listings/{listing_id}/check-ins",
+        {"contact_id": contact, "session_on": "2999-01-01"},
+    )
+    assert refused.status_code == 422 and "is in the future" in text_of(refused)
+    unknown = partner.post(f"/partner/listings/{listing_id}/check-ins", {"contact_id": "999999"})
+    assert unknown.status_code == 404
