@@ -18,6 +18,7 @@ logistic regression on the same signals. The top candidates are then re-ranked f
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
@@ -777,11 +778,22 @@ def _map_blocks(matcher, profiles, chunks, k, exclude_ids, n_jobs):
         return
     _FORKED_WORK = (matcher, profiles, chunks, k, exclude_ids)
     try:
-        with multiprocessing.get_context("fork").Pool(min(n_jobs, len(chunks))) as pool:
+        processes = min(n_jobs, len(chunks))
+        fork = multiprocessing.get_context("fork")
+        with fork.Pool(processes, initializer=_default_signal_handling) as pool:
             for number, answers in pool.imap_unordered(_forked_block, range(len(chunks))):
                 yield chunks[number], answers
     finally:
         _FORKED_WORK = None
+
+
+def _default_signal_handling() -> None:
+    """In each forked pool process: SIGTERM and SIGINT do what they do by default. A fork made
+    inside an RQ worker inherits its warm-shutdown handler, which only notes the request; the
+    pool's terminate() (SIGTERM) then never ends its idle processes, and the pool waits for
+    ever (seen in the test suite after a test left RQ's handlers installed)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _forked_block(number: int):

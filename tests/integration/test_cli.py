@@ -121,12 +121,12 @@ def test_seed_demo_builds_a_plausible_city(run_cli, kindred):
 
 
 def test_dead_jobs_are_listed_and_requeued(run_cli, kindred):
+    from tests.integration.api.conftest import run_worker
     from workers.queues import queue
-    from workers.worker import build_worker
 
     matching = queue("matching", kindred.redis)
     matching.enqueue("builtins.int", "not a number", job_id="broken-1")  # fails: ValueError
-    build_worker(kindred.redis).work(burst=True, with_scheduler=False)
+    run_worker(kindred)  # restores the signal handlers RQ installs
 
     listed = run_cli("jobs", "failed")
     assert listed.exit_code == 0, listed.output
