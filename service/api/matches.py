@@ -11,7 +11,7 @@ from service.api.fields import StrictSchema, boolean, enum, session_day
 from service.api.idempotency import idempotent
 from service.domain.credentials import Role
 from service.domain.vocabulary import Answer, MatchRequestStatus, SuggestionKind, SuggestionStatus
-from service.services import attendance, introductions, matching, notifications
+from service.services import attendance, balance, introductions, matching, notifications
 
 blp = Blueprint(
     "matches",
@@ -205,3 +205,25 @@ def i_went(data):
 def my_attendance():
     """The sessions you went to, newest first (yours, and your partners' check-ins of you)."""
     return attendance.my_attendance(kindred().uow(), current_caller())
+
+
+class BalanceSchema(Schema):
+    giving = fields.Integer(metadata={"description": "Yeses and visits to listings where you give"})
+    receiving = fields.Integer(
+        metadata={"description": "Yeses and visits to listings where you receive"}
+    )
+    leaning = fields.String(
+        allow_none=True,
+        metadata={"description": "giving or receiving when one side is at least 3 and three "
+                  "times the other: your next suggestions then include one of the other kind"},
+    )  # fmt: skip
+    days = fields.Integer(metadata={"description": "The window counted, in days"})
+
+
+@blp.get("/members/me/balance")
+@authenticated(Role.MEMBER)
+@blp.response(200, BalanceSchema)
+def my_balance():
+    """Your own balance of giving (volunteering, helping) and receiving (classes, groups) over
+    the last 90 days. Only you see it."""
+    return balance.my_balance(kindred().uow(), current_caller())

@@ -63,6 +63,7 @@ from service.domain.vocabulary import (
 )
 from service.services import (
     attendance,
+    balance,
     calendar_feed,
     introductions,
     matching,
@@ -540,6 +541,7 @@ def _going_page(errors: dict | None = None) -> str:
         "me/going.html",
         listings=calendar_feed.my_calendar_listings(kindred().uow(), g.caller),
         attended=attendance.my_attendance(kindred().uow(), g.caller),
+        balance=balance.my_balance(kindred().uow(), g.caller),
         today=utcnow().date().isoformat(),
         errors=errors or {},
         summary={GOING_LABELS.get(k, k): v for k, v in (errors or {}).items()},

@@ -7,7 +7,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from service.adapters.matcher_source import profile_record
-from service.adapters.orm import MatchRequest, Member, Suggestion, utcnow
+from service.adapters.orm import Listing, MatchRequest, Member, Suggestion, utcnow
 from service.domain.credentials import Principal, Role
 from service.domain.errors import NotFound, RuleViolation
 from service.domain.events import EventKind, cycle_of, subject
@@ -18,11 +18,13 @@ from service.domain.vocabulary import (
     SuggestionKind,
     SuggestionStatus,
 )
-from service.services import members, outbox
+from service.services import balance, members, outbox
 from service.services.auth import require_role
 from service.services.unit_of_work import UnitOfWork
 
 GROUP_SUGGESTIONS = 5
+# How far down the ranking a suggestion of the other kind may come from (give and receive).
+BALANCE_POOL = 30
 PEER_SUGGESTIONS = 3
 UNFINISHED = (MatchRequestStatus.QUEUED, MatchRequestStatus.RUNNING)
 CURRENT = (SuggestionStatus.OPEN, SuggestionStatus.LATER)
@@ -138,12 +140,29 @@ def answer_match_request(kindred, event_id: int, request_id: int) -> str:
         # The model of the member's region: what is near them (all of it without regions).
         region = kindred.matchers.region_of(member.lat, member.lon)
         matchers = kindred.matchers.get(uow.session, region)
-        groups = matchers.group.recommend(
-            profile, k=GROUP_SUGGESTIONS, exclude_ids=_answered_listings(uow, member.id)
+        pool = matchers.group.recommend(
+            profile, k=BALANCE_POOL, exclude_ids=_answered_listings(uow, member.id)
+        )
+        # Reciprocity: one of the other kind when the member's giving and receiving lean.
+        groups = balance.rebalance(
+            pool[:GROUP_SUGGESTIONS],
+            pool[GROUP_SUGGESTIONS:],
+            balance.balance_of(uow.session, member.id),
+            _directions(uow, pool),
         )
         peers = matchers.peer.recommend(profile, k=PEER_SUGGESTIONS)
     with kindred.uow() as uow:
         return _store_answer(uow, event_id, request_id, groups, peers)
+
+
+def _directions(uow: UnitOfWork, suggestions: list) -> dict[int, str]:
+    """{listing id: "give" or "receive"} for the suggested listings."""
+    rows = uow.session.execute(
+        sa.select(Listing.id, Listing.direction).where(
+            Listing.id.in_([s.listing_id for s in suggestions])
+        )
+    )
+    return {listing_id: getattr(d, "value", d) for listing_id, d in rows}
 
 
 def _answered_listings(uow: UnitOfWork, member_id: int) -> list[int]:

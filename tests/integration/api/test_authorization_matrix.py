@@ -327,6 +327,7 @@ ROUTES: dict[tuple[str, str], Route] = {
         M, ok=(200, 201), data=lambda w, c: {"listing_id": w.ids["listing"]}
     ),
     ("GET", "/api/v1/members/me/attendance"): route(M),
+    ("GET", "/api/v1/members/me/balance"): route(M),
     ("POST", "/api/v1/members/me/notifications/{notification_id}/read"): route(M, owner=M),
     # Signing in and out: anyone, with the credential the form asks for.
     ("GET", "/"): public(ok=(200, 302)),

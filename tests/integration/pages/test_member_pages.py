@@ -528,6 +528,10 @@ def test_a_member_says_i_went_from_the_going_back_page(kindred, catalogue, ann):
     assert went.status_code == 302 and went.headers["Location"] == "/me/going"
     page = text_of(ann.get("/me/going"))
     assert "is noted" in page and "None yet." not in page
+    # Her own balance: the yes and the visit, both to a group where she receives.
+    assert re.search(r"where you\s+give\s+0 times", page) and re.search(
+        r"where you\s+receive 2 times", page
+    )
     again = ann.post("/me/going", {"listing_id": str(garden)})
     assert "already told us" in text_of(ann.get(again.headers["Location"]))
     with kindred.uow() as uow:
