@@ -23,7 +23,14 @@ from service.api.organizations import (
     WebhookRequestSchema,
 )
 from service.dashboard import listing_form
-from service.dashboard.forms import FormInvalid, field_errors, given, load, without_empty
+from service.dashboard.forms import (
+    FormInvalid,
+    field_errors,
+    given,
+    load,
+    number,
+    without_empty,
+)
 from service.dashboard.web_session import kindred, page_for, sign_out
 from service.domain.credentials import Role
 from service.domain.errors import Conflict, DomainError, InvalidTransition, RuleViolation
@@ -185,9 +192,8 @@ def listing(listing_id: int):
 @page_for(Role.PARTNER)
 def check_in(listing_id: int):
     """The same rules as POST /api/v1/listings/{id}/check-ins (its schema, its use case)."""
-    contact = given(request.form, "contact_id")
     payload = without_empty(
-        {"contact_id": int(contact) if contact and contact.isdigit() else contact,
+        {"contact_id": number(request.form, "contact_id", int),
          "session_on": given(request.form, "session_on")}
     )  # fmt: skip
     try:

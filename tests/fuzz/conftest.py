@@ -24,6 +24,7 @@ from service.domain.vocabulary import IntroductionStatus, SuggestionKind
 from service.services import members
 from tests.integration.api import conftest as api_fixtures
 from tests.integration.api.conftest import Caller, listing_body, sign_up
+from tests.support import group_suggestion
 
 # The API tests' fixtures, shared here under their own names.
 app = api_fixtures.app
@@ -152,13 +153,10 @@ def world(app, kindred, coordinator, partner, other_partner, monkeypatch) -> Wor
 
     # What the matching and notification workers would have written.
     with kindred.uow() as uow:
-        group = Suggestion(
-            member_id=member.member_id,
-            kind=SuggestionKind.GROUP,
-            target=f"listing:{active}",
-            listing_id=active,
-            cycle="2026-W27",
-            score=0.8,
+        group = group_suggestion(
+            member.member_id,
+            active,
+            "2026-W27",
             reasons=["You both care about the environment"],
         )
         peer_suggestion = Suggestion(

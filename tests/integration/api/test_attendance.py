@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from service.adapters.matcher_source import profile_record
-from service.adapters.orm import SessionAttendance, Suggestion, utcnow
-from service.domain.vocabulary import SuggestionKind
+from service.adapters.orm import SessionAttendance, utcnow
 from tests.integration.api.conftest import listing_body, make_partner, sign_up
+from tests.support import group_suggestion
 
 CONSENTING = {"consents": {"matching": True, "peer_introductions": False}}
 
@@ -26,13 +26,10 @@ def garden(verified_partner) -> int:
 def suggest(kindred, member, listing_id: int) -> int:
     """A group suggestion as a matching job stores one."""
     with kindred.uow() as uow:
-        suggestion = Suggestion(
-            member_id=member.member_id,
-            kind=SuggestionKind.GROUP,
-            target=f"listing:{listing_id}",
-            listing_id=listing_id,
-            cycle="2026-W48",
-            score=0.8,
+        suggestion = group_suggestion(
+            member.member_id,
+            listing_id,
+            "2026-W48",
             reasons=["matches your interest in gardening"],
         )
         uow.session.add(suggestion)

@@ -60,6 +60,7 @@ from service.services.interest import listing_interest
 from tests.conftest import truncate_all
 from tests.integration.api.conftest import Caller, listing_body, run_worker
 from tests.integration.pages.conftest import PageClient, text_of
+from tests.support import group_suggestion
 from workers import context
 
 CALLERS = ("anonymous", "member", "other_member", "partner", "other_partner", "coordinator")
@@ -620,14 +621,8 @@ class World:
 
     @staticmethod
     def _group(uow, member_id: int, listing_id: int, cycle: str) -> Suggestion:
-        suggestion = Suggestion(
-            member_id=member_id,
-            kind=SuggestionKind.GROUP,
-            target=f"listing:{listing_id}",
-            listing_id=listing_id,
-            cycle=cycle,
-            score=0.8,
-            reasons=["matches your interest in gardening"],
+        suggestion = group_suggestion(
+            member_id, listing_id, cycle, reasons=["matches your interest in gardening"]
         )
         uow.session.add(suggestion)
         uow.flush()

@@ -10,13 +10,14 @@ from html.parser import HTMLParser
 import pytest
 import sqlalchemy as sa
 
-from service.adapters.orm import ApiKey, Listing, SessionAttendance, Suggestion, WebhookEndpoint
+from service.adapters.orm import ApiKey, Listing, SessionAttendance, WebhookEndpoint
 from service.api.listings import ListingWriteSchema, json_safe_schedule
 from service.domain.credentials import Principal, Role
-from service.domain.vocabulary import Answer, SuggestionKind
+from service.domain.vocabulary import Answer
 from service.services import listings, matching, members, organizations, webhooks
 from tests.integration.api.conftest import listing_body
 from tests.integration.pages.conftest import PageClient, text_of
+from tests.support import group_suggestion
 
 LIST_PATH = "/partner"
 NEW_PATH = "/partner/listings/new"
@@ -343,14 +344,7 @@ def a_member_answers(kindred, listing_id: int, name: str, answer: Answer, share:
         {"email": f"{name.lower()}@example.org", "display_name": name, "interests": ["food"]},
     ).member
     with kindred.uow() as uow:
-        suggestion = Suggestion(
-            member_id=member.id,
-            kind=SuggestionKind.GROUP,
-            target=f"listing:{listing_id}",
-            listing_id=listing_id,
-            cycle="2026-W27",
-            score=0.8,
-        )
+        suggestion = group_suggestion(member.id, listing_id, "2026-W27")
         uow.session.add(suggestion)
         uow.commit()
         suggestion_id = suggestion.id
