@@ -275,6 +275,13 @@ class Member(Tagged, Base):
     consent_peer_introductions_at: Mapped[datetime | None]
     consent_coordinator_contact: Mapped[bool] = mapped_column(default=False, server_default="0")
     consent_coordinator_contact_at: Mapped[datetime | None]
+    # The monthly connection check-in (UCLA-3): its own consent, never implied by the others.
+    consent_connection_checkin: Mapped[bool] = mapped_column(default=False, server_default="0")
+    consent_connection_checkin_at: Mapped[datetime | None]
+    # Keep-in-touch follow-ups after an introduction or a first session: on unless turned off;
+    # a snooze holds them back until the date.
+    follow_ups_enabled: Mapped[bool] = mapped_column(default=True, server_default="1")
+    follow_ups_snoozed_until: Mapped[datetime | None]
     # Part of the private calendar feed's signed URL: bumping it makes the old URL stop working.
     calendar_feed_key: Mapped[int] = mapped_column(default=0, server_default="0")
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
@@ -547,6 +554,57 @@ class SessionAttendance(Base):
     listing: Mapped[Listing] = relationship(lazy="joined")
 
 
+class FollowUp(Base):
+    """A keep-in-touch follow-up that went out: one per member, subject and step (step 1 a week
+    after an introduction or a first session, step 2 three weeks after), whether it came as its
+    own notification or as the small step of a digest. The member's reply is kept: "kept in
+    touch" is what the outcomes count as a second contact, "not for me" ends that subject's
+    follow-ups (no nagging)."""
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (
+        sa.UniqueConstraint("member_id", "subject", "step", name="uq_follow_ups_member_subject"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(sa.ForeignKey("members.id", ondelete="CASCADE"))
+    subject: Mapped[str] = mapped_column(sa.String(60))  # "introduction:5" | "listing:3"
+    # The subject as a key too, so that erasing a peer or removing a listing removes its rows.
+    introduction_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("introductions.id", ondelete="CASCADE"), index=True
+    )
+    listing_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("listings.id", ondelete="CASCADE"), index=True
+    )
+    step: Mapped[int]  # 1 | 2
+    due_on: Mapped[date]  # the member's local day it was due
+    delivered_by: Mapped[str] = mapped_column(sa.String(12))  # notification | digest
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reply: Mapped[str | None] = mapped_column(sa.String(16))  # kept_in_touch | not_for_me
+    replied_at: Mapped[datetime | None]
+
+
+class ConnectionCheckIn(Base):
+    """One month's answers to the three-item UCLA Loneliness Scale (Hughes et al. 2004), given
+    with their own consent. Each item 1 (hardly ever) to 3 (often); the score is their sum,
+    3 to 9. Seen by the member alone; coordinators get aggregates over groups of ten or more."""
+
+    __tablename__ = "connection_checkins"
+    __table_args__ = (
+        sa.UniqueConstraint("member_id", "month", name="uq_connection_checkins_member_month"),
+        sa.Index("ix_connection_checkins_month", "month"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(sa.ForeignKey("members.id", ondelete="CASCADE"))
+    month: Mapped[str] = mapped_column(sa.String(7))  # "2026-11", the member's local month
+    lack_companionship: Mapped[int]
+    left_out: Mapped[int]
+    isolated: Mapped[int]
+    score: Mapped[int]
+    answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class NotificationDelivery(Base):
     """One notification through one channel beyond the inbox (email): pending, sent or failed."""
 
@@ -625,8 +683,10 @@ class JobFailure(Base):
 __all__ = [
     "ApiKey",
     "Base",
+    "ConnectionCheckIn",
     "ConsentRecord",
     "Coordinator",
+    "FollowUp",
     "Introduction",
     "JobFailure",
     "Listing",

@@ -88,6 +88,8 @@ class Consent(StrEnum):
     PEER_INTRODUCTIONS = "peer_introductions"
     # A coordinator may reach out if the member goes quiet (the dashboard lists only these).
     COORDINATOR_CONTACT = "coordinator_contact"
+    # The monthly connection check-in (UCLA-3 loneliness scale): sensitive, so asked for alone.
+    CONNECTION_CHECKIN = "connection_checkin"
 
 
 ACCESSIBILITY_FEATURES = (

@@ -40,6 +40,7 @@ CONSENT_COLUMNS = {
         "consent_coordinator_contact",
         "consent_coordinator_contact_at",
     ),
+    Consent.CONNECTION_CHECKIN: ("consent_connection_checkin", "consent_connection_checkin_at"),
 }
 
 
