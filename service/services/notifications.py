@@ -21,9 +21,9 @@ from service.services.unit_of_work import UnitOfWork
 
 # Messages the member did not ask for count against their weekly budget; answers to their own
 # requests (suggestions ready, an introduction) do not.
-BUDGETED_KINDS = ("new_listing", "digest", "reminder")
+BUDGETED_KINDS = ("new_listing", "digest", "reminder", "follow_up", "checkin_offer")
 # The weekly digest keeps one slot of the budget for itself; these share the rest.
-NUDGE_KINDS = ("new_listing", "reminder")
+NUDGE_KINDS = ("new_listing", "reminder", "follow_up", "checkin_offer")
 BUDGET_WINDOW = timedelta(days=7)
 
 
