@@ -7,7 +7,7 @@ import os
 
 from rq.registry import clean_registries
 
-from service.services import matching, outbox, privacy, rhythm
+from service.services import follow_ups, matching, outbox, privacy, rhythm
 from workers import context
 from workers.queues import ALL_QUEUES, queue
 
@@ -91,3 +91,8 @@ def start_weekly_rounds() -> int:
 def send_reminders() -> int:
     """A day's notice of the next session of a listing a member said yes to."""
     return rhythm.send_reminders(context.kindred())
+
+
+def send_follow_ups() -> int:
+    """Keep-in-touch follow-ups a week and three weeks after an introduction or first session."""
+    return follow_ups.send_follow_ups(context.kindred())

@@ -22,6 +22,7 @@ from workers.maintenance import (
     apply_retention,
     clean_job_registries,
     expire_stale_suggestions,
+    send_follow_ups,
     send_reminders,
     start_due_rematches,
     start_weekly_rounds,
@@ -38,6 +39,8 @@ REMATCH_CHECK_SECONDS = 15
 # Digests are due at 09:00 local time, reminders a day ahead: a minute, five, is close enough.
 WEEKLY_ROUNDS_SECONDS = 60
 REMINDERS_SECONDS = 300
+# Follow-ups wait for the member's daytime; checking every ten minutes finds it soon enough.
+FOLLOW_UPS_SECONDS = 600
 DELAYED_JOBS_CHECK_SECONDS = 1.0
 
 
@@ -77,6 +80,7 @@ def build_scheduler(connection: Redis) -> KindredScheduler:
     scheduler.add(start_due_rematches, MAINTENANCE, interval=REMATCH_CHECK_SECONDS, job_timeout=120)
     scheduler.add(start_weekly_rounds, MAINTENANCE, interval=WEEKLY_ROUNDS_SECONDS, job_timeout=600)
     scheduler.add(send_reminders, MAINTENANCE, interval=REMINDERS_SECONDS, job_timeout=300)
+    scheduler.add(send_follow_ups, MAINTENANCE, interval=FOLLOW_UPS_SECONDS, job_timeout=300)
     # Daily at 03:30 server time (cron strings are local time; containers run in UTC).
     scheduler.add(expire_stale_suggestions, MAINTENANCE, cron="30 3 * * *", job_timeout=300)
     scheduler.add(apply_retention, MAINTENANCE, cron="45 3 * * *", job_timeout=600)

@@ -317,6 +317,10 @@ class Member(Tagged, Base):
                 "granted": self.consent_coordinator_contact,
                 "changed_at": self.consent_coordinator_contact_at,
             },
+            Consent.CONNECTION_CHECKIN.value: {
+                "granted": self.consent_connection_checkin,
+                "changed_at": self.consent_connection_checkin_at,
+            },
         }
 
 

@@ -60,6 +60,13 @@ class ConsentsSchema(StrictSchema):
             "while? Optional: omitted means not given at sign-up and unchanged later"
         },
     )
+    connection_checkin = boolean(
+        metadata={
+            "description": "May kindred offer a short monthly connection check-in (three "
+            "questions about loneliness) that only you see? Optional: omitted means not given "
+            "at sign-up and unchanged later"
+        },
+    )
 
 
 class ProfileFields(StrictSchema):
@@ -187,6 +194,17 @@ class WeeklyRoundSchema(Schema):
     digest = fields.String(metadata={"description": "pending, sent, empty or no_budget"})
 
 
+class ExportedFollowUpSchema(Schema):
+    id = fields.Integer()
+    subject = fields.String(metadata={"description": "introduction:<id> or listing:<id>"})
+    step = fields.Integer()
+    due_on = fields.Date()
+    delivered_by = fields.String()
+    created_at = fields.DateTime()
+    reply = fields.String(allow_none=True)
+    replied_at = fields.DateTime(allow_none=True)
+
+
 class ExportSchema(Schema):
     """Everything kindred holds about the member; erasure removes all of it."""
 
@@ -199,6 +217,7 @@ class ExportSchema(Schema):
     notifications = fields.List(fields.Nested(NotificationSchema))
     weekly_rounds = fields.List(fields.Nested(WeeklyRoundSchema))
     attendance = fields.List(fields.Nested(AttendanceSchema))
+    follow_ups = fields.List(fields.Nested(ExportedFollowUpSchema))
 
 
 def _json_safe(data: dict) -> dict:

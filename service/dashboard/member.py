@@ -29,6 +29,7 @@ from werkzeug.datastructures import MultiDict
 
 from service.adapters.orm import utcnow
 from service.api.fields import all_optional
+from service.api.keep_in_touch import ReplySchema, SettingsChangeSchema
 from service.api.limits import sign_ups
 from service.api.matches import AnswerSchema, IWentSchema
 from service.api.members import (
@@ -65,6 +66,7 @@ from service.services import (
     attendance,
     balance,
     calendar_feed,
+    follow_ups,
     introductions,
     matching,
     members,
@@ -106,6 +108,7 @@ PAGE_FOR_API_LINK = (
     ("/api/v1/members/me/suggestions", "member.home"),
     ("/api/v1/members/me/introductions", "member.introductions"),
     ("/api/v1/listings/", "member.calendar"),
+    ("/api/v1/members/me/follow-ups", "member.going"),
 )
 LABELS = {
     "display_name": "Your name",
@@ -536,19 +539,67 @@ def i_went():
     return redirect(url_for(".going"))
 
 
+@bp.post("/follow-ups")
+@page_for(Role.MEMBER)
+def follow_up_settings():
+    """The same rules as PATCH /api/v1/members/me/follow-ups."""
+    payload = without_empty(
+        {"enabled": ticked(request.form, "enabled"),
+         "snooze_days": number(request.form, "snooze_days", int)}
+    )  # fmt: skip
+    try:
+        data = load(SettingsChangeSchema(), payload)
+    except FormInvalid as problem:
+        return _going_page(problem.errors), 422
+    settings = follow_ups.change_settings(
+        kindred().uow(), g.caller, data.get("enabled"), data.get("snooze_days")
+    )
+    if not settings.enabled:
+        flash("Keep-in-touch follow-ups are off. You can turn them on again here.")
+    elif settings.snoozed_until:
+        flash(f"Follow-ups are snoozed until {settings.snoozed_until:%A %-d %B}.")
+    else:
+        flash("Keep-in-touch follow-ups are on.")
+    return redirect(url_for(".going", _anchor="keep-in-touch"))
+
+
+@bp.post("/follow-ups/<int(max=2147483647):follow_up_id>/reply")
+@page_for(Role.MEMBER)
+def reply_to_follow_up(follow_up_id: int):
+    """The same rules as POST /api/v1/members/me/follow-ups/{id}/reply."""
+    try:
+        data = load(ReplySchema(), {"reply": given(request.form, "reply")})
+    except FormInvalid as problem:
+        return _going_page(problem.errors), 422
+    sent = follow_ups.reply(kindred().uow(), g.caller, follow_up_id, data["reply"])
+    flash(
+        f"Good to hear about {sent.name}."
+        if sent.reply == "kept_in_touch"
+        else f"Understood: no more follow-ups about {sent.name}."
+    )
+    return redirect(url_for(".going", _anchor="keep-in-touch"))
+
+
 def _going_page(errors: dict | None = None) -> str:
     return render_template(
         "me/going.html",
         listings=calendar_feed.my_calendar_listings(kindred().uow(), g.caller),
         attended=attendance.my_attendance(kindred().uow(), g.caller),
         balance=balance.my_balance(kindred().uow(), g.caller),
+        keep_in_touch=follow_ups.my_follow_ups(kindred().uow(), g.caller),
         today=utcnow().date().isoformat(),
         errors=errors or {},
         summary={GOING_LABELS.get(k, k): v for k, v in (errors or {}).items()},
     )
 
 
-GOING_LABELS = {"session_on": "The day you went", "listing_id": "The group"}
+GOING_LABELS = {
+    "session_on": "The day you went",
+    "listing_id": "The group",
+    "snooze_days": "Snooze for",
+    "enabled": "Follow-ups",
+    "reply": "Your answer",
+}
 
 
 @bp.get("/calendar")

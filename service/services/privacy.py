@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from service.adapters import redis_traces
 from service.adapters.orm import (
+    FollowUp,
     Introduction,
     JobFailure,
     MatchRequest,
@@ -89,6 +90,7 @@ def held_about(uow: UnitOfWork, member_id: int) -> dict[str, list]:
         "notifications": rows(Notification),
         "weekly_rounds": rows(WeeklyRound),
         "attendance": rows(SessionAttendance),
+        "follow_ups": rows(FollowUp),
     }
 
 
@@ -100,11 +102,13 @@ def delete_traces(uow: UnitOfWork, traces: Traces) -> None:
         session.execute(
             sa.delete(JobFailure).where(JobFailure.job_id.in_([job_id(e) for e in chunk]))
         )
-    # The other member's "you were introduced" notice names the erased member.
+    # The other member's "you were introduced" notice and keep-in-touch follow-ups name the
+    # erased member (the follow-up rows themselves go with the introduction).
     for chunk in _chunks(traces.introduction_subjects):
         session.execute(
             sa.delete(Notification).where(
-                Notification.kind == "introduction", Notification.subject.in_(chunk)
+                Notification.kind.in_(("introduction", "follow_up")),
+                Notification.subject.in_(chunk),
             )
         )
 

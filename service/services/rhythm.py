@@ -31,7 +31,7 @@ from service.domain.vocabulary import (
     SuggestionKind,
     SuggestionStatus,
 )
-from service.services import matching, notifications, outbox
+from service.services import follow_ups, matching, notifications, outbox
 from service.services.unit_of_work import UnitOfWork
 
 # Members started per transaction: a batch commits together, or is redone one by one.
@@ -155,10 +155,15 @@ def _digest(uow: UnitOfWork, weekly: WeeklyRound, now: datetime) -> str:
     new = [s for s in current if s.match_request_id == weekly.match_request_id]
     waiting = [s for s in current if s.match_request_id != weekly.match_request_id]
     upcoming = _upcoming_sessions(uow, member.id, now, now + DIGEST_HORIZON)
-    if not (new or waiting or upcoming):
+    # A keep-in-touch follow-up that could not go out on its own is this week's small step.
+    follow_up = None
+    if member.max_notifications_per_week >= 1:
+        follow_up = follow_ups.step_for_digest(uow, member, now)
+    if not (new or waiting or upcoming or follow_up):
         return "empty"  # quality over quantity: no message with nothing in it
     if member.max_notifications_per_week < 1:
         return "no_budget"
+    step = follow_up or _small_step(uow, member, upcoming, new)
     notifications.notify(
         uow,
         member.id,
@@ -166,7 +171,7 @@ def _digest(uow: UnitOfWork, weekly: WeeklyRound, now: datetime) -> str:
         subject("weekly_round", weekly.id),
         weekly.cycle,
         title="Your week with kindred",
-        body=_digest_text(member, new, waiting, upcoming, _small_step(uow, member, upcoming, new)),
+        body=_digest_text(member, new, waiting, upcoming, step),
         link="/api/v1/members/me/suggestions",
     )
     return "sent"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from service.adapters.orm import Introduction, Notification, Suggestion, utcnow
+from service.adapters.orm import FollowUp, Introduction, Notification, Suggestion, utcnow
 from service.app import create_app
 from service.config import Settings
 from service.domain.vocabulary import IntroductionStatus, SuggestionKind
@@ -185,9 +185,20 @@ def world(app, kindred, coordinator, partner, other_partner, monkeypatch) -> Wor
             introduced_at=utcnow(),
         )
         uow.session.add_all([group, peer_suggestion, notification, introduction])
+        uow.flush()
+        follow_up = FollowUp(
+            member_id=member.member_id,
+            subject=f"introduction:{introduction.id}",
+            introduction_id=introduction.id,
+            step=1,
+            due_on=utcnow().date(),
+            delivered_by="notification",
+        )
+        uow.session.add(follow_up)
         uow.commit()
         suggestion_ids = [group.id, peer_suggestion.id]
         notification_id = notification.id
+        follow_up_id = follow_up.id
 
     return World(
         app=app,
@@ -202,6 +213,7 @@ def world(app, kindred, coordinator, partner, other_partner, monkeypatch) -> Wor
             "request_id": [match_request],
             "suggestion_id": suggestion_ids,
             "notification_id": [notification_id],
+            "follow_up_id": [follow_up_id],
         },
     )
 

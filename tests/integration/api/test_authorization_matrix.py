@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 import pytest
 import sqlalchemy as sa
 
-from service.adapters.orm import Notification, Suggestion
+from service.adapters.orm import FollowUp, Introduction, Notification, Suggestion
 from service.api.listings import ListingWriteSchema, json_safe_schedule
 from service.app import create_app
 from service.bootstrap import bootstrap
@@ -329,6 +329,11 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("GET", "/api/v1/members/me/attendance"): route(M),
     ("GET", "/api/v1/members/me/balance"): route(M),
+    ("GET", "/api/v1/members/me/follow-ups"): route(M),
+    ("PATCH", "/api/v1/members/me/follow-ups"): route(M, data={"snooze_days": 0}),
+    ("POST", "/api/v1/members/me/follow-ups/{follow_up_id}/reply"): route(
+        M, owner=M, data={"reply": "kept_in_touch"}
+    ),
     ("POST", "/api/v1/members/me/notifications/{notification_id}/read"): route(M, owner=M),
     # Signing in and out: anyone, with the credential the form asks for.
     ("GET", "/"): public(ok=(200, 302)),
@@ -393,6 +398,10 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/me/going"): route(M),
     ("POST", "/me/going"): route(
         M, ok=302, data=lambda w, c: {"listing_id": str(w.ids["listing"])}
+    ),
+    ("POST", "/me/follow-ups"): route(M, ok=302, data={"enabled": "on"}),
+    ("POST", "/me/follow-ups/{follow_up_id}/reply"): route(
+        M, owner=M, ok=302, data={"reply": "kept_in_touch"}
     ),
     ("GET", "/me/calendar"): route(M),
     ("POST", "/me/calendar/new-link"): route(M, ok=302),
@@ -522,6 +531,7 @@ class World:
                 )
             )
         assert self.ids["notification"] is not None, "member A has no notification"
+        self.ids["follow_up"] = self._follow_up_about_b()
         # What the checks rely on: B was introduced to A, and partner A's listing had A's yes.
         member_b = Principal(Role.MEMBER, self.ids["other_member"])
         introduced = introductions.my_introductions(self.kindred.uow(), member_b)
@@ -591,6 +601,27 @@ class World:
             matching.answer_suggestion(
                 self.kindred.uow(), Principal(Role.MEMBER, member_id), suggestion_id, Answer.YES
             )
+
+    def _follow_up_about_b(self) -> int:
+        """A's keep-in-touch follow-up a week after being introduced to B."""
+        with self.kindred.uow() as uow:
+            pair = sorted((self.ids["member"], self.ids["other_member"]))
+            introduction = uow.session.scalars(
+                sa.select(Introduction).where(
+                    Introduction.member_low_id == pair[0], Introduction.member_high_id == pair[1]
+                )
+            ).one()
+            follow_up = FollowUp(
+                member_id=self.ids["member"],
+                subject=f"introduction:{introduction.id}",
+                introduction_id=introduction.id,
+                step=1,
+                due_on=introduction.introduced_at.date(),
+                delivered_by="notification",
+            )
+            uow.session.add(follow_up)
+            uow.commit()
+            return follow_up.id
 
     def _sharing_examples(self) -> None:
         """Members of their own for what sharing shows (see the tests at the end)."""
@@ -709,6 +740,7 @@ class World:
             "listing_id": lambda: self.ids["listing"],
             "request_id": lambda: self.ids["request"],
             "notification_id": lambda: self.ids["notification"],
+            "follow_up_id": lambda: self.ids["follow_up"],
             "suggestion_id": self.fresh_suggestion,  # every suggestion route answers it
             "key_id": self.fresh_key,  # every key route revokes it
             "webhook_id": self.fresh_webhook,  # every webhook route removes it

@@ -12,7 +12,15 @@ import sqlalchemy as sa
 from icalendar import Calendar
 from markupsafe import escape
 
-from service.adapters.orm import ConsentRecord, Member, Notification, SessionAttendance, Suggestion
+from service.adapters.orm import (
+    ConsentRecord,
+    FollowUp,
+    Member,
+    Notification,
+    SessionAttendance,
+    Suggestion,
+    utcnow,
+)
 from tests.integration.api.conftest import Caller, listing_body, make_partner, run_worker
 from tests.integration.pages.conftest import PageClient, text_of
 
@@ -164,6 +172,7 @@ def test_joining_signs_in_and_records_the_consents_as_ticked(app, kindred, catal
         ("matching", True),
         ("peer_introductions", False),
         ("coordinator_contact", False),
+        ("connection_checkin", False),
     }
 
 
@@ -418,7 +427,7 @@ def test_export_downloads_the_profile_and_consent_history(ann):
     everything = json.loads(response.data)
     assert everything["profile"]["email"] == "ann@example.org"
     assert everything["profile"]["comfort_pace"] == "low_key"
-    assert len(everything["consent_history"]) == 3
+    assert len(everything["consent_history"]) == 4  # every box on the form, ticked or not
 
 
 def test_erasure_needs_the_box_ticked(kindred, ann):
@@ -537,6 +546,43 @@ def test_a_member_says_i_went_from_the_going_back_page(kindred, catalogue, ann):
     with kindred.uow() as uow:
         (visit,) = uow.session.scalars(sa.select(SessionAttendance)).all()
     assert (visit.listing_id, visit.recorded_by) == (garden, "member")
+
+
+def test_keep_in_touch_follow_ups_are_answered_and_switched_off_on_the_going_back_page(
+    kindred, catalogue, ann
+):
+    garden = catalogue["garden"]
+    member_id = member_row(kindred).id
+    with kindred.uow() as uow:  # what the follow-up job records when it sends one
+        follow_up = FollowUp(
+            member_id=member_id,
+            subject=f"listing:{garden}",
+            listing_id=garden,
+            step=1,
+            due_on=utcnow().date(),
+            delivered_by="notification",
+        )
+        uow.session.add(follow_up)
+        uow.commit()
+        follow_up_id = follow_up.id
+    page = text_of(ann.get("/me/going"))
+    assert "Keeping in touch" in page and "Gentle garden club</strong>, a week on" in page
+
+    replied = ann.post(f"/me/follow-ups/{follow_up_id}/reply", {"reply": "not_for_me"})
+    assert replied.status_code == 302 and replied.headers["Location"].endswith("#keep-in-touch")
+    page = text_of(ann.get(replied.headers["Location"]))
+    assert "no more follow-ups about Gentle garden club" in page
+    refused = ann.post(f"/me/follow-ups/{follow_up_id}/reply", {"reply": "whatever"})
+    assert refused.status_code == 422 and "Your answer" in text_of(refused)
+
+    turned_off = ann.post("/me/follow-ups", {"snooze_days": ""})  # the box left unticked
+    assert "follow-ups are off" in text_of(ann.get(turned_off.headers["Location"]))
+    snoozed = ann.post("/me/follow-ups", {"enabled": "on", "snooze_days": "14"})
+    assert "snoozed until" in text_of(ann.get(snoozed.headers["Location"]))
+    with kindred.uow() as uow:
+        member = uow.members.get(member_id)
+        assert member.follow_ups_enabled and member.follow_ups_snoozed_until > utcnow()
+        assert uow.session.get(FollowUp, follow_up_id).reply == "not_for_me"
 
 
 def test_a_day_in_the_future_is_shown_back_next_to_the_box(kindred, catalogue, ann):

@@ -1,0 +1,472 @@
+"""Keep in touch: gentle follow-ups a week and three weeks after an introduction, or after the
+first session of a listing the member said yes to, each with one small, concrete step.
+
+New chats fizzle and first visits stay first visits unless something nudges the second one
+(DESIGN.md: regular contact, start slowly, quality over quantity). So a follow-up
+
+- goes out once: a FollowUp row per member, subject and step (a job run twice adds none);
+- on its day and in the member's daytime: after 09:00 local, never in their quiet hours;
+- within their weekly budget; without room it waits for the member's next digest and becomes
+  its one small step, and once a week late it is dropped (late news would be nagging);
+- never after a no: a "no" to the listing, an introduction closed, or the member's own "not for
+  me" reply ends that subject's follow-ups. Members can snooze them or turn them off.
+
+Nothing here is stored ahead: what is due is worked out from introductions, yeses and the
+listings' timetables each time, so a changed timetable or a withdrawn yes is simply followed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
+
+from service.adapters.orm import (
+    FollowUp,
+    Introduction,
+    Listing,
+    Member,
+    SessionAttendance,
+    Suggestion,
+    utcnow,
+)
+from service.domain.credentials import Principal
+from service.domain.errors import NotFound
+from service.domain.events import subject
+from service.domain.rhythm import DIGEST_LOCAL_TIME, in_quiet_hours, next_session
+from service.domain.vocabulary import (
+    Direction,
+    IntroductionStatus,
+    ListingStatus,
+    SuggestionKind,
+    SuggestionStatus,
+)
+from service.services import members, notifications
+from service.services.unit_of_work import UnitOfWork
+
+# Step 1 a week after the introduction or first session, step 2 three weeks after.
+STEP_AFTER = {1: timedelta(days=7), 2: timedelta(days=21)}
+# A follow-up is sent on its own up to this many days after its day...
+OWN_MESSAGE_DAYS = 2
+# ...and carried by a digest up to a week after it; later than that it is dropped.
+DIGEST_DAYS = 7
+# A yes this old may still have its first session recent enough to follow up.
+YES_LOOK_BACK = timedelta(days=120)
+# At most one follow-up message a member per day, whatever else is due.
+ONE_A_DAY = timedelta(hours=20)
+REPLIES = ("kept_in_touch", "not_for_me")
+LINK = "/api/v1/members/me/follow-ups"
+
+
+@dataclass(frozen=True)
+class Due:
+    """A follow-up whose day has come and that has not gone out."""
+
+    member_id: int
+    subject: str
+    step: int
+    due_on: date
+    introduction_id: int | None = None
+    listing_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    title: str
+    step: str  # the one small, concrete thing to do
+
+
+# ---------------------------------------------------------------- what is due
+
+
+def due_follow_ups(
+    uow: UnitOfWork, now: datetime, late_days: int, member_id: int | None = None
+) -> list[Due]:
+    """Follow-ups due today or up to `late_days` ago, for members who want them, oldest first;
+    one member's only when `member_id` is given."""
+    candidates = _after_introductions(uow, now, late_days, member_id)
+    candidates += _after_first_sessions(uow, now, late_days, member_id)
+    return sorted(_wanted(uow, candidates, now), key=lambda due: (due.due_on, due.subject))
+
+
+def _after_introductions(uow, now, late_days, member_id) -> list[Due]:
+    oldest = now - STEP_AFTER[2] - timedelta(days=late_days + 1)
+    query = sa.select(Introduction).where(
+        Introduction.status == IntroductionStatus.INTRODUCED, Introduction.introduced_at > oldest
+    )
+    if member_id is not None:
+        query = query.where(
+            sa.or_(
+                Introduction.member_low_id == member_id, Introduction.member_high_id == member_id
+            )
+        )
+    zones = _timezones(uow)
+    due = []
+    for introduction in uow.session.scalars(query):
+        for who in (introduction.member_low_id, introduction.member_high_id):
+            if member_id is not None and who != member_id:
+                continue
+            about = subject("introduction", introduction.id)
+            for step, on in _steps_due(introduction.introduced_at, zones(who), now, late_days):
+                due.append(Due(who, about, step, on, introduction_id=introduction.id))
+    return due
+
+
+def _after_first_sessions(uow, now, late_days, member_id) -> list[Due]:
+    query = (
+        sa.select(Suggestion.member_id, Suggestion.answered_at, Listing)
+        .join(Listing, Listing.id == Suggestion.listing_id)
+        .where(
+            Suggestion.kind == SuggestionKind.GROUP,
+            Suggestion.status == SuggestionStatus.YES,
+            Suggestion.answered_at > now - YES_LOOK_BACK,
+            Listing.status == ListingStatus.ACTIVE,
+        )
+    )
+    if member_id is not None:
+        query = query.where(Suggestion.member_id == member_id)
+    zones = _timezones(uow)
+    due = []
+    for who, answered_at, listing in uow.session.execute(query).unique():
+        first = next_session(listing.weekly_slots, listing.sessions, listing.timezone, answered_at)
+        if first is None or first > now:
+            continue
+        about = subject("listing", listing.id)
+        for step, on in _steps_due(first, zones(who), now, late_days):
+            due.append(Due(who, about, step, on, listing_id=listing.id))
+    return due
+
+
+def _steps_due(start: datetime, timezone: str, now: datetime, late_days: int):
+    """(step, its local day) for the steps whose day is today or up to `late_days` ago."""
+    zone = ZoneInfo(timezone)
+    today = now.astimezone(zone).date()
+    for step, after in STEP_AFTER.items():
+        on = (start + after).astimezone(zone).date()
+        if on <= today <= on + timedelta(days=late_days):
+            yield step, on
+
+
+def _timezones(uow: UnitOfWork):
+    """A member's timezone, read once per member."""
+    cache: dict[int, str] = {}
+
+    def zone_of(member_id: int) -> str:
+        if member_id not in cache:
+            cache[member_id] = uow.session.scalar(
+                sa.select(Member.timezone).where(Member.id == member_id)
+            )
+        return cache[member_id]
+
+    return zone_of
+
+
+def _wanted(uow: UnitOfWork, candidates: list[Due], now: datetime) -> list[Due]:
+    """Drop what went out already, what the member said "not for me" to, and everything for
+    members who turned follow-ups off or snoozed them."""
+    if not candidates:
+        return []
+    member_ids = {due.member_id for due in candidates}
+    wanting = set(
+        uow.session.scalars(
+            sa.select(Member.id).where(
+                Member.id.in_(member_ids),
+                Member.follow_ups_enabled.is_(True),
+                sa.or_(
+                    Member.follow_ups_snoozed_until.is_(None),
+                    Member.follow_ups_snoozed_until <= now,
+                ),
+            )
+        )
+    )
+    done = uow.session.execute(
+        sa.select(FollowUp.member_id, FollowUp.subject, FollowUp.step, FollowUp.reply).where(
+            FollowUp.member_id.in_(member_ids)
+        )
+    ).all()
+    sent = {(m, s, step) for m, s, step, _ in done}
+    declined = {(m, s) for m, s, _, reply in done if reply == "not_for_me"}
+    return [
+        due
+        for due in candidates
+        if due.member_id in wanting
+        and (due.member_id, due.subject, due.step) not in sent
+        and (due.member_id, due.subject) not in declined
+    ]
+
+
+# ---------------------------------------------------------------- sending
+
+
+def send_follow_ups(kindred, now: datetime | None = None) -> int:
+    """Send today's follow-ups as their own messages, to members in their daytime with room in
+    their budget, one a member a day. Returns how many went out."""
+    now = now or utcnow()
+    with kindred.uow() as uow:
+        due = due_follow_ups(uow, now, OWN_MESSAGE_DAYS)
+    first_each = {}
+    for item in due:
+        first_each.setdefault(item.member_id, item)
+    sent = 0
+    for item in first_each.values():
+        sent += _send_one(kindred, item, now)
+    return sent
+
+
+def _send_one(kindred, due: Due, now: datetime) -> int:
+    """One member's follow-up in its own transaction: one that fails (another run sent it)
+    leaves the others alone."""
+    try:
+        with kindred.uow() as uow:
+            member = uow.members.get(due.member_id)
+            if not _daytime(member, now) or _had_one_today(uow, member.id, now):
+                return 0
+            if notifications.room_for_nudges(uow, [member], now)[member.id] < 1:
+                return 0  # the next digest may carry it
+            message = _message(uow, member, due, now)
+            _record(uow, due, "notification", now)
+            notifications.notify(
+                uow,
+                member.id,
+                "follow_up",
+                due.subject,
+                f"step{due.step}",
+                title=message.title,
+                body=f"{message.step}\n\n{_how_to_answer()}",
+                link=LINK,
+            )
+            uow.commit()
+            return 1
+    except IntegrityError:
+        return 0
+
+
+def _daytime(member: Member, now: datetime) -> bool:
+    local = now.astimezone(ZoneInfo(member.timezone))
+    quiet = in_quiet_hours(now, member.timezone, member.quiet_hours_start, member.quiet_hours_end)
+    return local.time() >= DIGEST_LOCAL_TIME and not quiet
+
+
+def _had_one_today(uow: UnitOfWork, member_id: int, now: datetime) -> bool:
+    return (
+        uow.session.scalar(
+            sa.select(FollowUp.id).where(
+                FollowUp.member_id == member_id, FollowUp.created_at > now - ONE_A_DAY
+            )
+        )
+        is not None
+    )
+
+
+def _record(uow: UnitOfWork, due: Due, delivered_by: str, now: datetime) -> FollowUp:
+    follow_up = FollowUp(
+        member_id=due.member_id,
+        subject=due.subject,
+        step=due.step,
+        due_on=due.due_on,
+        introduction_id=due.introduction_id,
+        listing_id=due.listing_id,
+        delivered_by=delivered_by,
+        created_at=now,
+    )
+    uow.session.add(follow_up)
+    uow.flush()  # a second run's row fails here, before any message is added
+    return follow_up
+
+
+def _how_to_answer() -> str:
+    return (
+        'On your "Going back" page you can say you kept in touch, or that this one is not for '
+        "you (no more about it). You can snooze these follow-ups or turn them off there too."
+    )
+
+
+def step_for_digest(uow: UnitOfWork, member: Member, now: datetime) -> str | None:
+    """The small step of this week's digest when a follow-up is due and has not gone out on
+    its own (no room in the budget, or it fell in a quiet stretch): recorded as carried by the
+    digest, in the digest's transaction."""
+    due = due_follow_ups(uow, now, DIGEST_DAYS, member_id=member.id)
+    if not due:
+        return None
+    message = _message(uow, member, due[0], now)
+    _record(uow, due[0], "digest", now)
+    return message.step
+
+
+# ---------------------------------------------------------------- the words
+
+
+def _message(uow: UnitOfWork, member: Member, due: Due, now: datetime) -> Message:
+    if due.introduction_id is not None:
+        return _introduction_message(uow, member, due)
+    return _listing_message(uow, member, due, now)
+
+
+def _introduction_message(uow: UnitOfWork, member: Member, due: Due) -> Message:
+    introduction = uow.session.get(Introduction, due.introduction_id)
+    other = _other_member(introduction, member.id)
+    peer = uow.members.get(other).display_name
+    met_at = _where_they_met(uow, member.id, other, introduction.introduced_at)
+    if due.step == 1:
+        step = (
+            f"You met {peer} at {met_at}; send them a note?"
+            if met_at
+            else f"You and {peer} were introduced a week ago: send a short note to say hello?"
+        )
+    else:
+        step = (
+            f"Three weeks since you and {peer} were introduced. Greet them again, or suggest "
+            "going along to something together: new friendships grow from regular contact."
+        )
+    return Message(f"Keep in touch with {peer}", step)
+
+
+def _other_member(introduction: Introduction, member_id: int) -> int:
+    if introduction.member_low_id == member_id:
+        return introduction.member_high_id
+    return introduction.member_low_id
+
+
+def _where_they_met(uow, member_id: int, other_id: int, since: datetime) -> str | None:
+    """The title of a listing both went to on the same day since their introduction."""
+    mine = aliased(SessionAttendance)
+    theirs = aliased(SessionAttendance)
+    return uow.session.scalar(
+        sa.select(Listing.title)
+        .join(mine, mine.listing_id == Listing.id)
+        .join(
+            theirs,
+            sa.and_(theirs.listing_id == mine.listing_id, theirs.session_on == mine.session_on),
+        )
+        .where(
+            mine.member_id == member_id,
+            theirs.member_id == other_id,
+            mine.session_on >= since.date(),
+        )
+        .order_by(mine.session_on.desc())
+        .limit(1)
+    )
+
+
+def _listing_message(uow: UnitOfWork, member: Member, due: Due, now: datetime) -> Message:
+    listing = uow.listings.get(due.listing_id)
+    went = uow.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(SessionAttendance)
+        .where(SessionAttendance.member_id == member.id, SessionAttendance.listing_id == listing.id)
+    )
+    starts = next_session(listing.weekly_slots, listing.sessions, listing.timezone, now)
+    again = f" on {_day(starts, member.timezone)}" if starts else ""
+    if went and listing.direction is Direction.GIVE:
+        step = f"Volunteer once more: {listing.title} meets again{again}."
+    elif went and due.step == 1:
+        step = f"Thank the host of {listing.title}, and try the next session{again}."
+    elif went:
+        step = f"{listing.title} meets again{again}: going back is how faces become friends."
+    else:
+        step = (
+            f"{listing.title} meets again{again}. If it still appeals, the next session is a "
+            "gentle way in; if not, that is fine."
+        )
+    return Message(f"Keep in touch: {listing.title}", step)
+
+
+def _day(moment: datetime, timezone: str) -> str:
+    local = moment.astimezone(ZoneInfo(timezone))
+    return f"{local:%A} {local.day} {local:%B}"
+
+
+# ---------------------------------------------------------------- the member's side
+
+
+@dataclass(frozen=True)
+class Settings:
+    enabled: bool
+    snoozed_until: datetime | None
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A follow-up as its member sees it: what it was about, by name."""
+
+    id: int
+    about: str  # introduction | listing
+    name: str  # the peer's display name, or the listing's title
+    step: int
+    due_on: date
+    delivered_by: str
+    reply: str | None
+    replied_at: datetime | None
+
+
+@dataclass(frozen=True)
+class MyFollowUps:
+    settings: Settings
+    follow_ups: list[Sent]
+
+
+def my_follow_ups(uow: UnitOfWork, caller: Principal) -> MyFollowUps:
+    """The member's follow-ups, newest first, and their settings."""
+    with uow:
+        member = members.own_member(uow, caller)
+        rows = uow.session.scalars(
+            sa.select(FollowUp)
+            .where(FollowUp.member_id == member.id)
+            .order_by(FollowUp.created_at.desc(), FollowUp.id.desc())
+        ).all()
+        return MyFollowUps(_settings(member), [_as_sent(uow, member.id, row) for row in rows])
+
+
+def _as_sent(uow: UnitOfWork, member_id: int, row: FollowUp) -> Sent:
+    if row.introduction_id is not None:
+        introduction = uow.session.get(Introduction, row.introduction_id)
+        peer = uow.members.get(_other_member(introduction, member_id))
+        about, name = "introduction", peer.display_name
+    else:
+        about, name = "listing", uow.listings.get(row.listing_id).title
+    return Sent(
+        row.id, about, name, row.step, row.due_on, row.delivered_by, row.reply, row.replied_at
+    )
+
+
+def change_settings(
+    uow: UnitOfWork, caller: Principal, enabled: bool | None, snooze_days: int | None
+) -> Settings:
+    """Turn follow-ups on or off; snooze them for some days (0 ends a snooze)."""
+    with uow:
+        member = members.own_member(uow, caller)
+        if enabled is not None:
+            member.follow_ups_enabled = enabled
+        if snooze_days is not None:
+            member.follow_ups_snoozed_until = (
+                utcnow() + timedelta(days=snooze_days) if snooze_days else None
+            )
+        members.mark_active(uow, member.id)
+        uow.commit()
+        return _settings(member)
+
+
+def reply(uow: UnitOfWork, caller: Principal, follow_up_id: int, answer: str) -> Sent:
+    """ "kept_in_touch" (counted as a second contact) or "not_for_me" (no more follow-ups on
+    that introduction or listing). A later reply replaces an earlier one."""
+    if answer not in REPLIES:
+        raise ValueError(f"reply must be one of {REPLIES}")
+    with uow:
+        member = members.own_member(uow, caller)
+        follow_up = uow.session.get(FollowUp, follow_up_id)
+        if follow_up is None or follow_up.member_id != member.id:
+            raise NotFound("no such follow-up")
+        follow_up.reply = answer
+        follow_up.replied_at = utcnow()
+        members.mark_active(uow, member.id)
+        uow.commit()
+        return _as_sent(uow, member.id, follow_up)
+
+
+def _settings(member: Member) -> Settings:
+    snoozed = member.follow_ups_snoozed_until
+    return Settings(member.follow_ups_enabled, snoozed if snoozed and snoozed > utcnow() else None)
