@@ -62,11 +62,13 @@ bench-pipeline: install
 	$(BIN)/python -m bench.match_latency --json var/bench/results/match_latency.json
 	$(BIN)/python -m bench.listing_fanout_db --json var/bench/results/listing_fanout_db.json
 
-## make bench-dashboard: server time of the coordinator overview at 100,000 members and 10,000
-## listings on SQLite (add DASHBOARD_DB=postgresql://... for an empty PostgreSQL database)
+## make bench-dashboard: server time of the coordinator overview, and the follow-up job's scan,
+## at 100,000 members and 10,000 listings on SQLite (DASHBOARD_DB=postgresql://... runs the
+## overview on that empty PostgreSQL database instead)
 bench-dashboard: install
 	$(BIN)/python -m bench.dashboard_overview --json var/bench/results/dashboard_overview.json \
 		$(if $(DASHBOARD_DB),--database-url $(DASHBOARD_DB))
+	$(BIN)/python -m bench.follow_ups --json var/bench/results/follow_ups.json
 
 ## make bench-scale: 1,000,000 members and 100,000 listings as 10 region shards, each fitted on
 ## its own, against all of it fitted as one model (JSON in var/bench/results/scale_regions.json,

@@ -106,6 +106,7 @@ def test_quick_run_of_the_pipeline_benchmarks(bench_env, tmp_path):
             *("--chart", str(tmp_path / "latency.png")),
         ),
         "dashboard_overview": ("--members", "500", "--listings", "50", "--repeats", "3"),
+        "follow_ups": ("--members", "500", "--listings", "50", "--repeats", "2"),
     }
     for name, options in runs.items():
         out = tmp_path / f"{name}.json"
@@ -120,6 +121,8 @@ def test_quick_run_of_the_pipeline_benchmarks(bench_env, tmp_path):
     assert (tmp_path / "latency.png").stat().st_size > 0
     overview = json.loads((tmp_path / "dashboard_overview.json").read_text())["measurements"][0]
     assert overview["requests"] == 3 and overview["database"] == "sqlite"
+    scan, send = json.loads((tmp_path / "follow_ups.json").read_text())["measurements"]
+    assert scan["due"] > 0 and send["sent"] > 0  # it found some due, and sent them
 
 
 @pytest.mark.slow
