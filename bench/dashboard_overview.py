@@ -205,6 +205,8 @@ def _member(n: int, rng: random.Random, now) -> dict:
         "area": rng.choice(AREAS),
         "start_slowly": rng.random() < 0.2,
         "consent_matching": rng.random() < 0.9,
+        # Introductions (below, for two fifths of the members) need both sides to consent.
+        "consent_peer_introductions": True,
         "consent_coordinator_contact": rng.random() < 0.5,
         "created_at": now - timedelta(days=rng.uniform(0, 7 * WEEKS + 30)),
         "last_active_at": now - timedelta(days=rng.uniform(0, 90)),

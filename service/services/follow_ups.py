@@ -17,6 +17,8 @@ listings' timetables each time, so a changed timetable or a withdrawn yes is sim
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -41,6 +43,7 @@ from service.domain.rhythm import DIGEST_LOCAL_TIME, in_quiet_hours, next_sessio
 from service.domain.vocabulary import (
     Direction,
     IntroductionStatus,
+    ListingKind,
     ListingStatus,
     SuggestionKind,
     SuggestionStatus,
@@ -60,6 +63,10 @@ YES_LOOK_BACK = timedelta(days=120)
 ONE_A_DAY = timedelta(hours=20)
 REPLIES = ("kept_in_touch", "not_for_me")
 LINK = "/api/v1/members/me/follow-ups"
+# Ids per IN (...) list: SQLite allows 32,766 bound values a statement, PostgreSQL 65,535.
+CHUNK = 5000
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,9 @@ class Due:
 class Message:
     title: str
     step: str  # the one small, concrete thing to do
+    # The same step as a digest says it: without anyone's name, because a digest is not
+    # erased with the people it mentions (a follow-up of its own is, by its subject).
+    digest_step: str
 
 
 # ---------------------------------------------------------------- what is due
@@ -94,21 +104,34 @@ def due_follow_ups(
 
 
 def _after_introductions(uow, now, late_days, member_id) -> list[Due]:
+    """Both sides of each introduction, while both still consent to introductions: someone
+    who withdrew that consent is not to be "kept in touch" with."""
     oldest = now - STEP_AFTER[2] - timedelta(days=late_days + 1)
-    due = []
-    for side in (Introduction.member_low_id, Introduction.member_high_id):  # each gets one
-        query = (
-            sa.select(Introduction.id, Introduction.introduced_at, Member.id, Member.timezone)
-            .join(Member, Member.id == side)
-            .where(
-                Introduction.status == IntroductionStatus.INTRODUCED,
-                Introduction.introduced_at > oldest,
+    low, high = aliased(Member), aliased(Member)
+    query = (
+        sa.select(Introduction.id, Introduction.introduced_at)
+        .add_columns(low.id, low.timezone, high.id, high.timezone)
+        .join(low, low.id == Introduction.member_low_id)
+        .join(high, high.id == Introduction.member_high_id)
+        .where(
+            Introduction.status == IntroductionStatus.INTRODUCED,
+            Introduction.introduced_at > oldest,
+            low.consent_peer_introductions.is_(True),
+            high.consent_peer_introductions.is_(True),
+        )
+    )
+    if member_id is not None:  # on the table's own columns: each side's index serves the OR
+        query = query.where(
+            sa.or_(
+                Introduction.member_low_id == member_id, Introduction.member_high_id == member_id
             )
         )
-        if member_id is not None:
-            query = query.where(side == member_id)
-        for introduction_id, introduced_at, who, timezone in uow.session.execute(query):
-            about = subject("introduction", introduction_id)
+    due = []
+    for introduction_id, introduced_at, *sides in uow.session.execute(query):
+        about = subject("introduction", introduction_id)
+        for who, timezone in (sides[:2], sides[2:]):
+            if member_id is not None and who != member_id:
+                continue
             for step, on in _steps_due(introduced_at, timezone, now, late_days):
                 due.append(Due(who, about, step, on, introduction_id=introduction_id))
     return due
@@ -116,6 +139,7 @@ def _after_introductions(uow, now, late_days, member_id) -> list[Due]:
 
 def _after_first_sessions(uow, now, late_days, member_id) -> list[Due]:
     # Columns, not Listing objects: this reads every yes of four months, every ten minutes.
+    look_back = now - YES_LOOK_BACK
     query = (
         sa.select(
             Suggestion.member_id,
@@ -131,15 +155,21 @@ def _after_first_sessions(uow, now, late_days, member_id) -> list[Due]:
         .where(
             Suggestion.kind == SuggestionKind.GROUP,
             Suggestion.status == SuggestionStatus.YES,
-            Suggestion.answered_at > now - YES_LOOK_BACK,
             Listing.status == ListingStatus.ACTIVE,
         )
     )
-    if member_id is not None:
+    if member_id is None:
+        query = query.where(Suggestion.answered_at > look_back)
+    else:
+        # One member's few yeses, by (member_id, status), their age checked below: with
+        # answered_at in the query SQLite (no statistics) walked every recent yes instead,
+        # 0.2 s a member at 100,000 members.
         query = query.where(Suggestion.member_id == member_id)
     due = []
     for row in uow.session.execute(query):
         who, answered_at, timezone, listing_id, slots, sessions, listing_zone = row
+        if answered_at is None or answered_at <= look_back:
+            continue
         first = next_session(slots, sessions, listing_zone, answered_at)
         if first is None or first > now:
             continue
@@ -150,47 +180,97 @@ def _after_first_sessions(uow, now, late_days, member_id) -> list[Due]:
 
 
 def _steps_due(start: datetime, timezone: str, now: datetime, late_days: int):
-    """(step, its local day) for the steps whose day is today or up to `late_days` ago."""
+    """(step, its local day) for the steps whose day is today or up to `late_days` ago. Days
+    are counted on the member's calendar, so a clock change in between moves nothing."""
     zone = ZoneInfo(timezone)
     today = now.astimezone(zone).date()
+    started = start.astimezone(zone).date()
     for step, after in STEP_AFTER.items():
-        on = (start + after).astimezone(zone).date()
+        on = started + after
         if on <= today <= on + timedelta(days=late_days):
             yield step, on
 
 
 def _wanted(uow: UnitOfWork, candidates: list[Due], now: datetime) -> list[Due]:
-    """Drop what went out already, what the member said "not for me" to, and everything for
-    members who turned follow-ups off or snoozed them."""
+    """Drop what went out already, what was declined, and everything for members who turned
+    follow-ups off or snoozed them."""
     if not candidates:
         return []
-    member_ids = {due.member_id for due in candidates}
-    wanting = set(
-        uow.session.scalars(
-            sa.select(Member.id).where(
-                Member.id.in_(member_ids),
-                Member.follow_ups_enabled.is_(True),
-                sa.or_(
-                    Member.follow_ups_snoozed_until.is_(None),
-                    Member.follow_ups_snoozed_until <= now,
-                ),
+    member_ids = list({due.member_id for due in candidates})
+    wanting, sent, declined = set(), set(), set()
+    for chunk in _chunks(member_ids):
+        wanting.update(
+            uow.session.scalars(
+                sa.select(Member.id).where(
+                    Member.id.in_(chunk),
+                    Member.follow_ups_enabled.is_(True),
+                    sa.or_(
+                        Member.follow_ups_snoozed_until.is_(None),
+                        Member.follow_ups_snoozed_until <= now,
+                    ),
+                )
             )
         )
-    )
-    done = uow.session.execute(
-        sa.select(FollowUp.member_id, FollowUp.subject, FollowUp.step, FollowUp.reply).where(
-            FollowUp.member_id.in_(member_ids)
+        done = uow.session.execute(
+            sa.select(FollowUp.member_id, FollowUp.subject, FollowUp.step, FollowUp.reply).where(
+                FollowUp.member_id.in_(chunk)
+            )
         )
-    ).all()
-    sent = {(m, s, step) for m, s, step, _ in done}
-    declined = {(m, s) for m, s, _, reply in done if reply == "not_for_me"}
+        for member, about, step, answer in done:
+            sent.add((member, about, step))
+            if answer == "not_for_me":
+                declined.add((member, about))
+    # Either side's "not for me" ends an introduction's follow-ups for both: nobody is nudged
+    # towards someone who would rather not.
+    ended = declined_introductions(uow, {d.subject for d in candidates if d.introduction_id})
     return [
         due
         for due in candidates
         if due.member_id in wanting
         and (due.member_id, due.subject, due.step) not in sent
         and (due.member_id, due.subject) not in declined
+        and due.subject not in ended
     ]
+
+
+def declined_introductions(uow: UnitOfWork, subjects: Iterable[str]) -> set[str]:
+    """Those of the introductions' subjects that either member said "not for me" to."""
+    ended = set()
+    for chunk in _chunks(list(subjects)):
+        ended.update(
+            uow.session.scalars(
+                sa.select(FollowUp.subject).where(
+                    FollowUp.subject.in_(chunk), FollowUp.reply == "not_for_me"
+                )
+            )
+        )
+    return ended
+
+
+def declined_by(uow: UnitOfWork, member_id: int) -> set[str]:
+    """Subjects the member said "not for me" to: the digest and reminders leave them out."""
+    return set(
+        uow.session.scalars(
+            sa.select(FollowUp.subject).where(
+                FollowUp.member_id == member_id, FollowUp.reply == "not_for_me"
+            )
+        )
+    )
+
+
+def members_who_declined(uow: UnitOfWork, about: str) -> set[int]:
+    """Members who said "not for me" to this subject: no reminders about it either."""
+    return set(
+        uow.session.scalars(
+            sa.select(FollowUp.member_id).where(
+                FollowUp.subject == about, FollowUp.reply == "not_for_me"
+            )
+        )
+    )
+
+
+def _chunks(values: list) -> list[list]:
+    return [values[start : start + CHUNK] for start in range(0, len(values), CHUNK)]
 
 
 # ---------------------------------------------------------------- sending
@@ -198,25 +278,39 @@ def _wanted(uow: UnitOfWork, candidates: list[Due], now: datetime) -> list[Due]:
 
 def send_follow_ups(kindred, now: datetime | None = None) -> int:
     """Send today's follow-ups as their own messages, to members in their daytime with room in
-    their budget, one a member a day. Returns how many went out."""
+    their budget, one a member a day. Returns how many went out. One member's failure does
+    not hold up the others; the job fails afterwards so that it shows."""
     now = now or utcnow()
     with kindred.uow() as uow:
         due = due_follow_ups(uow, now, OWN_MESSAGE_DAYS)
     first_each = {}
     for item in due:
         first_each.setdefault(item.member_id, item)
-    sent = 0
+    sent, failed = 0, []
     for item in first_each.values():
-        sent += _send_one(kindred, item, now)
+        try:
+            sent += _send_one(kindred, item, now)
+        except Exception:
+            log.exception("follow-up for member %s failed", item.member_id)
+            failed.append(item.member_id)
+    if failed:
+        raise RuntimeError(
+            f"{len(failed)} follow-up(s) failed (members {failed[:10]}); {sent} sent"
+        )
     return sent
 
 
 def _send_one(kindred, due: Due, now: datetime) -> int:
-    """One member's follow-up in its own transaction: one that fails (another run sent it)
-    leaves the others alone."""
+    """One member's follow-up in its own transaction, checked again in it: the member may
+    have said no, turned follow-ups off or left since the scan. A run that loses a race with
+    another (the same row) sends nothing."""
     try:
         with kindred.uow() as uow:
             member = uow.members.get(due.member_id)
+            if member is None or due not in due_follow_ups(
+                uow, now, OWN_MESSAGE_DAYS, member_id=member.id
+            ):
+                return 0
             if not _daytime(member, now) or _had_one_today(uow, member.id, now):
                 return 0
             if notifications.room_for_nudges(uow, [member], now)[member.id] < 1:
@@ -282,41 +376,59 @@ def _how_to_answer() -> str:
 def step_for_digest(uow: UnitOfWork, member: Member, now: datetime) -> str | None:
     """The small step of this week's digest when a follow-up is due and has not gone out on
     its own (no room in the budget, or it fell in a quiet stretch): recorded as carried by the
-    digest, in the digest's transaction."""
+    digest, in the digest's transaction. None when one went out today already, or when a
+    follow-up job recorded the same one a moment ago (a savepoint keeps the digest going)."""
+    if _had_one_today(uow, member.id, now):
+        return None
     due = due_follow_ups(uow, now, DIGEST_DAYS, member_id=member.id)
     if not due:
         return None
     message = _message(uow, member, due[0], now)
-    _record(uow, due[0], "digest", now)
-    return message.step
+    try:
+        with uow.session.begin_nested():
+            _record(uow, due[0], "digest", now)
+    except IntegrityError:
+        return None
+    return message.digest_step
 
 
 # ---------------------------------------------------------------- the words
 
 
 def _message(uow: UnitOfWork, member: Member, due: Due, now: datetime) -> Message:
+    late = due.due_on < now.astimezone(ZoneInfo(member.timezone)).date()
     if due.introduction_id is not None:
-        return _introduction_message(uow, member, due)
+        return _introduction_message(uow, member, due, late)
     return _listing_message(uow, member, due, now)
 
 
-def _introduction_message(uow: UnitOfWork, member: Member, due: Due) -> Message:
+def _introduction_message(uow: UnitOfWork, member: Member, due: Due, late: bool) -> Message:
     introduction = uow.session.get(Introduction, due.introduction_id)
     other = _other_member(introduction, member.id)
     peer = uow.members.get(other).display_name
-    met_at = _where_they_met(uow, member.id, other, introduction.introduced_at)
+    met_at = _where_they_met(uow, member, other, introduction.introduced_at)
     if due.step == 1:
+        when = "recently" if late else "a week ago"
         step = (
-            f"You met {peer} at {met_at}; send them a note?"
+            f"You and {peer} were both at {met_at}; send them a note?"
             if met_at
-            else f"You and {peer} were introduced a week ago: send a short note to say hello?"
+            else f"You and {peer} were introduced {when}: send a short note to say hello?"
+        )
+        digest_step = (
+            "Send a short hello to the person you were introduced to "
+            f"{when} (their name is on your Introductions page)."
         )
     else:
+        when = "A few weeks" if late else "Three weeks"
         step = (
-            f"Three weeks since you and {peer} were introduced. Greet them again, or suggest "
+            f"{when} since you and {peer} were introduced. Greet them again, or suggest "
             "going along to something together: new friendships grow from regular contact."
         )
-    return Message(f"Keep in touch with {peer}", step)
+        digest_step = (
+            f"{when} since an introduction: greet them again, or suggest going along to "
+            "something together."
+        )
+    return Message(f"Keep in touch with {peer}", step, digest_step)
 
 
 def _other_member(introduction: Introduction, member_id: int) -> int:
@@ -325,10 +437,13 @@ def _other_member(introduction: Introduction, member_id: int) -> int:
     return introduction.member_low_id
 
 
-def _where_they_met(uow, member_id: int, other_id: int, since: datetime) -> str | None:
-    """The title of a listing both went to on the same day since their introduction."""
+def _where_they_met(uow, member: Member, other_id: int, since: datetime) -> str | None:
+    """The title of a listing both went to on the same day since their introduction (the
+    member's own calendar day); never a support group, whose name says more about the
+    member than a note needs to (and may travel by email)."""
     mine = aliased(SessionAttendance)
     theirs = aliased(SessionAttendance)
+    introduced_on = since.astimezone(ZoneInfo(member.timezone)).date()
     return uow.session.scalar(
         sa.select(Listing.title)
         .join(mine, mine.listing_id == Listing.id)
@@ -337,9 +452,10 @@ def _where_they_met(uow, member_id: int, other_id: int, since: datetime) -> str 
             sa.and_(theirs.listing_id == mine.listing_id, theirs.session_on == mine.session_on),
         )
         .where(
-            mine.member_id == member_id,
+            mine.member_id == member.id,
             theirs.member_id == other_id,
-            mine.session_on >= since.date(),
+            mine.session_on >= introduced_on,
+            Listing.kind != ListingKind.SUPPORT_GROUP,
         )
         .order_by(mine.session_on.desc())
         .limit(1)
@@ -354,19 +470,37 @@ def _listing_message(uow: UnitOfWork, member: Member, due: Due, now: datetime) -
         .where(SessionAttendance.member_id == member.id, SessionAttendance.listing_id == listing.id)
     )
     starts = next_session(listing.weekly_slots, listing.sessions, listing.timezone, now)
-    again = f" on {_day(starts, member.timezone)}" if starts else ""
-    if went and listing.direction is Direction.GIVE:
-        step = f"Volunteer once more: {listing.title} meets again{again}."
-    elif went and due.step == 1:
-        step = f"Thank the host of {listing.title}, and try the next session{again}."
-    elif went:
-        step = f"{listing.title} meets again{again}: going back is how faces become friends."
+    title = listing.title
+    if starts is None:  # no next session on the timetable: no date to name
+        step = _without_next_session(title, bool(went), listing.direction, due.step)
     else:
-        step = (
-            f"{listing.title} meets again{again}. If it still appeals, the next session is a "
-            "gentle way in; if not, that is fine."
+        step = _with_next_session(
+            title, bool(went), listing.direction, due.step, _day(starts, member.timezone)
         )
-    return Message(f"Keep in touch: {listing.title}", step)
+    return Message(f"Keep in touch: {title}", step, step)
+
+
+def _with_next_session(title: str, went: bool, direction: Direction, step: int, on: str) -> str:
+    if went and direction is Direction.GIVE:
+        return f"Volunteer once more: {title} meets again on {on}."
+    if went and step == 1:
+        return f"Thank the host of {title}, and try the next session on {on}."
+    if went:
+        return f"{title} meets again on {on}: going back is how faces become friends."
+    return (
+        f"{title} meets again on {on}. If it still appeals, the next session is a gentle way "
+        "in; if not, that is fine."
+    )
+
+
+def _without_next_session(title: str, went: bool, direction: Direction, step: int) -> str:
+    if went and direction is Direction.GIVE:
+        return f"Volunteer once more with {title}: ask the host when they next need a hand."
+    if went and step == 1:
+        return f"Thank the host of {title}, and ask when it meets next."
+    if went:
+        return f"Ask when {title} meets next: going back is how faces become friends."
+    return f"If {title} still appeals, ask the host when it meets next; if not, that is fine."
 
 
 def _day(moment: datetime, timezone: str) -> str:

@@ -153,10 +153,25 @@ def _email_delivery(uow: UnitOfWork, notification_id: int) -> NotificationDelive
     )
 
 
+# What the member can do about each kind of message, said under it in the email.
+EMAIL_ACTIONS = {
+    "reminder": "If you cannot go this time, that is fine: nobody needs to be told.",
+    "follow_up": (
+        'Open kindred\'s "Going back" page to say you kept in touch, or that this one is not '
+        "for you; you can snooze these follow-ups or turn them off there."
+    ),
+    "checkin_offer": (
+        "Open kindred to answer three short questions, if and when you like; you can withdraw "
+        "the check-in consent there at any time."
+    ),
+}
+DEFAULT_EMAIL_ACTION = "Open kindred to see the reasons and answer yes, no or later."
+
+
 def _email_text(notification: Notification) -> str:
+    action = EMAIL_ACTIONS.get(notification.kind, DEFAULT_EMAIL_ACTION)
     return (
-        f"{notification.body}\n\n"
-        "Open kindred to see the reasons and answer yes, no or later.\n\n"
+        f"{notification.body}\n\n{action}\n\n"
         "You get these emails because you chose email in your notification settings; "
         "remove it from notify_channels to stop them."
     )

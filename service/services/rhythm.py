@@ -154,7 +154,12 @@ def _digest(uow: UnitOfWork, weekly: WeeklyRound, now: datetime) -> str:
     current = [s for s in current if s.listing is None or s.listing.status is ListingStatus.ACTIVE]
     new = [s for s in current if s.match_request_id == weekly.match_request_id]
     waiting = [s for s in current if s.match_request_id != weekly.match_request_id]
-    upcoming = _upcoming_sessions(uow, member.id, now, now + DIGEST_HORIZON)
+    declined = follow_ups.declined_by(uow, member.id)
+    upcoming = [
+        (starts, listing)
+        for starts, listing in _upcoming_sessions(uow, member.id, now, now + DIGEST_HORIZON)
+        if subject("listing", listing.id) not in declined
+    ]
     # A keep-in-touch follow-up that could not go out on its own is this week's small step.
     follow_up = None
     if member.max_notifications_per_week >= 1:
@@ -194,9 +199,12 @@ def _small_step(uow: UnitOfWork, member: Member, upcoming, new) -> str | None:
     if upcoming:
         starts, listing = upcoming[0]
         return f"Go along to {listing.title} ({_when(starts, member.timezone)})."
-    peer = _recently_introduced(uow, member.id)
-    if peer is not None:
-        return f"Send {peer.display_name} a short note to say hello."
+    if _recently_introduced(uow, member.id):
+        # No name: a digest stays when the person it would name is erased.
+        return (
+            "Send a short hello to someone you were introduced to recently (their name is on "
+            "your Introductions page)."
+        )
     groups = [s for s in new if s.kind is SuggestionKind.GROUP]
     if groups:
         best = groups[0]
@@ -205,25 +213,19 @@ def _small_step(uow: UnitOfWork, member: Member, upcoming, new) -> str | None:
     return None
 
 
-def _recently_introduced(uow: UnitOfWork, member_id: int) -> Member | None:
-    introduction = uow.session.scalar(
-        sa.select(Introduction)
-        .where(
+def _recently_introduced(uow: UnitOfWork, member_id: int) -> bool:
+    """Whether the member was introduced to someone lately, and neither said "not for me"."""
+    introduced = uow.session.scalars(
+        sa.select(Introduction.id).where(
             sa.or_(
                 Introduction.member_low_id == member_id, Introduction.member_high_id == member_id
             ),
             Introduction.status == IntroductionStatus.INTRODUCED,
             Introduction.introduced_at > utcnow() - RECENT_INTRODUCTION,
         )
-        .order_by(Introduction.introduced_at.desc())
-        .limit(1)
-    )
-    if introduction is None:
-        return None
-    other = introduction.member_high_id
-    if other == member_id:
-        other = introduction.member_low_id
-    return uow.members.get(other)
+    ).all()
+    subjects = {subject("introduction", i) for i in introduced}
+    return bool(subjects - follow_ups.declined_introductions(uow, subjects))
 
 
 def _digest_text(member: Member, new, waiting, upcoming, step: str | None) -> str:
@@ -294,6 +296,8 @@ def _remind(uow: UnitOfWork, listing: Listing, starts: datetime, now: datetime) 
         .join(Suggestion, Suggestion.member_id == Member.id)
         .where(Suggestion.listing_id == listing.id, Suggestion.status == SuggestionStatus.YES)
     ).all()
+    declined = follow_ups.members_who_declined(uow, subject("listing", listing.id))
+    members = [member for member in members if member.id not in declined]
     room = notifications.room_for_nudges(uow, members, now)
     session_day = starts.astimezone(ZoneInfo(listing.timezone)).date().isoformat()
     added = 0

@@ -23,8 +23,14 @@ from service.adapters.orm import (
     WeeklyRound,
     utcnow,
 )
-from service.domain.vocabulary import Direction, IntroductionStatus, SuggestionStatus
-from service.services import follow_ups, rhythm
+from service.domain.rhythm import local_week
+from service.domain.vocabulary import (
+    Direction,
+    IntroductionStatus,
+    ListingKind,
+    SuggestionStatus,
+)
+from service.services import follow_ups, notifications, rhythm
 from tests.integration.api.conftest import listing_body, run_worker, sign_up
 from tests.integration.api.test_matches_pipeline import jobs_use_this_service  # noqa: F401
 from tests.support import group_suggestion
@@ -74,7 +80,10 @@ def said_yes(kindred, member_id: int, listing_id: int, answered_at: datetime) ->
 
 
 def introduced(kindred, one: int, other: int, at: datetime) -> int:
+    """An introduction as the pipeline makes it: both consented to introductions."""
     with kindred.uow() as uow:
+        for member_id in (one, other):
+            uow.members.get(member_id).consent_peer_introductions = True
         pair = Introduction(
             member_low_id=min(one, other),
             member_high_id=max(one, other),
@@ -120,6 +129,8 @@ def test_a_follow_up_fires_once_on_its_day_and_again_three_weeks_on(kindred, ann
     assert follow_ups.send_follow_ups(kindred, now=MONDAY_NOON - timedelta(days=1)) == 0
     assert follow_ups.send_follow_ups(kindred, now=MONDAY_NOON) == 1
     assert follow_ups.send_follow_ups(kindred, now=MONDAY_NOON + timedelta(hours=3)) == 0  # once
+    next_morning = MONDAY_NOON + timedelta(days=1, hours=-2)  # still within its two days
+    assert follow_ups.send_follow_ups(kindred, now=next_morning) == 0
 
     (note,) = follow_up_notes(ann)
     assert note["title"] == "Keep in touch: Gentle garden club"
@@ -251,7 +262,7 @@ def test_without_room_in_the_budget_the_digest_carries_it(app, kindred, garden_c
     with kindred.uow() as uow:  # her round this week, as the scheduler starts it
         uow.members.get(ann.member_id).created_at = now - timedelta(days=30)
         uow.commit()
-    rhythm._start_rounds(kindred, [(ann.member_id, "2031-W10")])
+    rhythm._start_rounds(kindred, [(ann.member_id, local_week(now, midday_zone(now)))])
     run_worker(kindred)
     with kindred.uow() as uow:
         assert uow.session.scalar(sa.select(WeeklyRound.digest)) == "sent"
@@ -297,7 +308,7 @@ def test_people_who_went_to_the_same_session_are_reminded_where_they_met(app, ki
         uow.commit()
     follow_ups.send_follow_ups(kindred, now=MONDAY_NOON)
     (note,) = follow_up_notes(ann)
-    assert note["body"].startswith("You met Bea at Gentle garden club; send them a note?")
+    assert note["body"].startswith("You and Bea were both at Gentle garden club; send them a note?")
 
 
 # ---------------------------------------------------------------- no nagging
@@ -403,3 +414,166 @@ def test_follow_ups_are_exported_and_go_with_an_erased_peer(app, kindred, garden
     # Ann's note named Bea: it goes, and so does the follow-up row.
     assert follow_up_notes(ann) == []
     assert ann.get("/api/v1/members/me/follow-ups").json["follow_ups"] == []
+
+
+def test_a_digest_that_carries_an_introductions_step_names_nobody(app, kindred, garden_club):
+    """A digest is not erased with the people it would mention: its step names nobody, and
+    after the peer's erasure no notification of Ann's holds Bea's name."""
+    now = utcnow()
+    zone = midday_zone(now)
+    ann = sign_up(app, max_notifications_per_week=1, timezone=zone, **NO_QUIET_HOURS)
+    bea = sign_up(app, email="bea@example.org", display_name="Beatrix", **NO_QUIET_HOURS)
+    introduced(kindred, ann.member_id, bea.member_id, now - timedelta(days=7, hours=1))
+    first_session_on(kindred, garden_club, now + timedelta(days=3))
+    said_yes(kindred, ann.member_id, garden_club, now - timedelta(days=1))
+    with kindred.uow() as uow:
+        uow.members.get(ann.member_id).created_at = now - timedelta(days=30)
+        uow.commit()
+    rhythm._start_rounds(kindred, [(ann.member_id, local_week(now, zone))])
+    run_worker(kindred)
+    notes = ann.get("/api/v1/members/me/notifications").json
+    (digest,) = [note for note in notes if note["kind"] == "digest"]
+    assert (
+        "One small step: Send a short hello to the person you were introduced to"
+        in (digest["body"])
+    )
+    assert "Beatrix" not in digest["body"]
+
+    assert bea.delete("/api/v1/members/me").status_code == 204
+    run_worker(kindred)
+    with kindred.uow() as uow:
+        texts = uow.session.execute(
+            sa.select(Notification.title, Notification.body).where(
+                Notification.member_id == ann.member_id
+            )
+        ).all()
+    assert texts and not any("Beatrix" in f"{title} {body}" for title, body in texts)
+
+
+def test_either_sides_not_for_me_ends_an_introductions_follow_ups(app, kindred, garden_club):
+    ann = sign_up(app, **NO_QUIET_HOURS)
+    bea = sign_up(app, email="bea@example.org", display_name="Bea", **NO_QUIET_HOURS)
+    introduced(kindred, ann.member_id, bea.member_id, MONDAY_NOON - timedelta(days=7, hours=1))
+    assert follow_ups.send_follow_ups(kindred, now=MONDAY_NOON) == 2
+    (to_bea,) = bea.get("/api/v1/members/me/follow-ups").json["follow_ups"]
+    bea.post(f"/api/v1/members/me/follow-ups/{to_bea['id']}/reply", json={"reply": "not_for_me"})
+    # Three weeks on, Ann is not nudged towards Bea either.
+    assert follow_ups.send_follow_ups(kindred, now=MONDAY_NOON + timedelta(days=14)) == 0
+    assert len(follow_up_notes(ann)) == 1
+
+
+def test_no_introduction_follow_ups_once_either_withdraws_introductions(app, kindred, garden_club):
+    ann = sign_up(app, **NO_QUIET_HOURS)
+    bea = sign_up(app, email="bea@example.org", display_name="Bea", **NO_QUIET_HOURS)
+    introduced(kindred, ann.member_id, bea.member_id, MONDAY_NOON - timedelta(days=7, hours=1))
+    withdrawn = bea.put(
+        "/api/v1/members/me/consents", json={"matching": True, "peer_introductions": False}
+    )
+    assert withdrawn.status_code == 200, withdrawn.json
+    assert follow_ups.send_follow_ups(kindred, now=MONDAY_NOON) == 0
+    assert follow_up_notes(ann) == [] and follow_up_notes(bea) == []
+
+
+def test_a_late_follow_up_says_recently_and_a_support_group_is_not_named(app, kindred, garden_club):
+    ann = sign_up(app, **NO_QUIET_HOURS)
+    bea = sign_up(app, email="bea@example.org", display_name="Bea", **NO_QUIET_HOURS)
+    introduced(kindred, ann.member_id, bea.member_id, MONDAY_NOON - timedelta(days=7, hours=1))
+    saturday = (MONDAY_NOON - timedelta(days=2)).date()
+    with kindred.uow() as uow:
+        uow.session.get(Listing, garden_club).kind = ListingKind.SUPPORT_GROUP
+        for member in (ann, bea):
+            uow.session.add(
+                SessionAttendance(
+                    member_id=member.member_id,
+                    listing_id=garden_club,
+                    session_on=saturday,
+                    recorded_by="member",
+                )
+            )
+        uow.commit()
+    assert follow_ups.send_follow_ups(kindred, now=MONDAY_NOON + timedelta(days=1)) == 2
+    (note,) = follow_up_notes(ann)
+    assert note["body"].startswith("You and Bea were introduced recently: send a short note")
+    assert "garden club" not in note["body"]
+
+
+def test_without_a_next_session_the_step_names_no_date(kindred, ann_said_yes, garden_club):
+    with kindred.uow() as uow:  # the timetable ends with the first session
+        listing = uow.session.get(Listing, garden_club)
+        listing.sessions = listing.sessions[:1]
+        uow.commit()
+    assert follow_ups.send_follow_ups(kindred, now=MONDAY_NOON) == 1
+    (note,) = follow_up_notes(ann_said_yes)
+    assert note["body"].startswith(
+        "If Gentle garden club still appeals, ask the host when it meets next; "
+        "if not, that is fine."
+    )
+
+
+def test_the_day_is_counted_on_the_members_calendar_across_a_clock_change(
+    app, kindred, garden_club
+):
+    """A session at 23:30 on Saturday 29 March 2031 in London (GMT); the clocks go forward
+    that night. A week later is Saturday 5 April, though 7 x 24 hours later is already
+    Sunday 00:30 there."""
+    ann = sign_up(app, timezone="Europe/London", **NO_QUIET_HOURS)
+    first = datetime(2031, 3, 29, 23, 30, tzinfo=UTC)
+    first_session_on(kindred, garden_club, first)
+    with kindred.uow() as uow:
+        uow.session.get(Listing, garden_club).timezone = "Europe/London"
+        uow.commit()
+    said_yes(kindred, ann.member_id, garden_club, first - timedelta(days=2))
+    assert follow_ups.send_follow_ups(kindred, now=datetime(2031, 4, 5, 12, tzinfo=UTC)) == 1
+    assert rows(kindred)[0][2] == 1
+    with kindred.uow() as uow:
+        assert uow.session.scalar(sa.select(FollowUp.due_on)).isoformat() == "2031-04-05"
+
+
+def test_not_for_me_to_a_listing_ends_its_reminders_and_digest_mentions(
+    kindred, ann_said_yes, garden_club
+):
+    ann = ann_said_yes
+    follow_ups.send_follow_ups(kindred, now=MONDAY_NOON)
+    (sent,) = ann.get("/api/v1/members/me/follow-ups").json["follow_ups"]
+    ann.post(f"/api/v1/members/me/follow-ups/{sent['id']}/reply", json={"reply": "not_for_me"})
+    # The next session is Monday 10 March at 10:00: a day ahead would be its reminder.
+    assert rhythm.send_reminders(kindred, now=MONDAY_NOON + timedelta(days=6, hours=1)) == 0
+    with kindred.uow() as uow:
+        member = uow.members.get(ann.member_id)
+        assert follow_ups.declined_by(uow, member.id) == {f"listing:{garden_club}"}
+
+
+def test_a_follow_up_job_racing_a_digest_records_the_step_once(app, kindred, garden_club):
+    """The digest works out what is due; before it records the step, a follow-up run sends
+    and commits the same one. The digest's insert fails on the unique row, inside a savepoint:
+    the digest goes on without a step and the follow-up is recorded once."""
+    ann = sign_up(app, **NO_QUIET_HOURS)
+    first = MONDAY_NOON - timedelta(days=7, hours=2)
+    first_session_on(kindred, garden_club, first)
+    said_yes(kindred, ann.member_id, garden_club, first - timedelta(days=2))
+    raced = []
+
+    with kindred.uow() as digest_uow:
+        member = digest_uow.members.get(ann.member_id)
+
+        @sa.event.listens_for(digest_uow.session, "before_flush")
+        def follow_up_job_runs_now(session, *_):
+            if not raced:
+                raced.append(follow_ups.send_follow_ups(kindred, now=MONDAY_NOON))
+
+        step = follow_ups.step_for_digest(digest_uow, member, MONDAY_NOON)
+        digest_uow.commit()
+    assert raced == [1]
+    assert step is None
+    assert rows(kindred) == [(ann.member_id, f"listing:{garden_club}", 1, "notification")]
+
+
+def test_a_follow_up_email_says_how_to_answer_it():
+    email = notifications._email_text(
+        Notification(kind="follow_up", body="Thank the host of the garden club.")
+    )
+    assert 'Open kindred\'s "Going back" page to say you kept in touch' in email
+    assert "answer yes, no or later" not in email
+    assert "answer yes, no or later" in notifications._email_text(
+        Notification(kind="new_listing", body="A new group.")
+    )
