@@ -95,6 +95,20 @@ def introduced(kindred, one: int, other: int, at: datetime) -> int:
         return pair.id
 
 
+def both_went(kindred, members, listing_id: int, day) -> None:
+    with kindred.uow() as uow:
+        for member in members:
+            uow.session.add(
+                SessionAttendance(
+                    member_id=member.member_id,
+                    listing_id=listing_id,
+                    session_on=day,
+                    recorded_by="member",
+                )
+            )
+        uow.commit()
+
+
 def follow_up_notes(member) -> list[dict]:
     return [
         note
@@ -295,17 +309,7 @@ def test_people_who_went_to_the_same_session_are_reminded_where_they_met(app, ki
     bea = sign_up(app, email="bea@example.org", display_name="Bea", **NO_QUIET_HOURS)
     introduced(kindred, ann.member_id, bea.member_id, MONDAY_NOON - timedelta(days=7, hours=1))
     saturday = (MONDAY_NOON - timedelta(days=2)).date()
-    with kindred.uow() as uow:
-        for member in (ann, bea):
-            uow.session.add(
-                SessionAttendance(
-                    member_id=member.member_id,
-                    listing_id=garden_club,
-                    session_on=saturday,
-                    recorded_by="member",
-                )
-            )
-        uow.commit()
+    both_went(kindred, (ann, bea), garden_club, saturday)
     follow_ups.send_follow_ups(kindred, now=MONDAY_NOON)
     (note,) = follow_up_notes(ann)
     assert note["body"].startswith("You and Bea were both at Gentle garden club; send them a note?")
@@ -481,16 +485,8 @@ def test_a_late_follow_up_says_recently_and_a_support_group_is_not_named(app, ki
     saturday = (MONDAY_NOON - timedelta(days=2)).date()
     with kindred.uow() as uow:
         uow.session.get(Listing, garden_club).kind = ListingKind.SUPPORT_GROUP
-        for member in (ann, bea):
-            uow.session.add(
-                SessionAttendance(
-                    member_id=member.member_id,
-                    listing_id=garden_club,
-                    session_on=saturday,
-                    recorded_by="member",
-                )
-            )
         uow.commit()
+    both_went(kindred, (ann, bea), garden_club, saturday)
     assert follow_ups.send_follow_ups(kindred, now=MONDAY_NOON + timedelta(days=1)) == 2
     (note,) = follow_up_notes(ann)
     assert note["body"].startswith("You and Bea were introduced recently: send a short note")
