@@ -244,43 +244,45 @@ def offer_connection_checkins(kindred, now: datetime | None = None) -> int:
     without room offers nothing). Returns how many offers went out."""
     now = now or utcnow()
     with kindred.uow() as uow:
-        candidates = uow.session.execute(
-            sa.select(Member.id, Member.timezone).where(Member.consent_connection_checkin.is_(True))
-        ).all()
-        waiting = _not_answered_nor_offered(uow, candidates, now)
+        waiting = _waiting_in_daytime(uow, now)
     sent = sum(_offer_one(kindred, member_id, now) for member_id in waiting)
     if sent:
         log.info("connection check-in offered to %d member(s)", sent)
     return sent
 
 
-def _not_answered_nor_offered(uow, candidates, now: datetime) -> list[int]:
-    if not candidates:
+def _waiting_in_daytime(uow: UnitOfWork, now: datetime) -> list[int]:
+    """Members with the consent, in their daytime now, whose local month has neither answers
+    nor an offer. The months in use at one instant are two at most (time zones straddle a
+    month's turn), so what is done is read by month, not by a list of every member's id."""
+    consenting = uow.session.execute(
+        sa.select(
+            Member.id, Member.timezone, Member.quiet_hours_start, Member.quiet_hours_end
+        ).where(Member.consent_connection_checkin.is_(True))
+    ).all()
+    months = {
+        member_id: local_month(now, zone)
+        for member_id, zone, quiet_start, quiet_end in consenting
+        if _daytime(now, zone, quiet_start, quiet_end)
+    }
+    if not months:
         return []
-    months = {member_id: local_month(now, zone) for member_id, zone in candidates}
-    ids = list(months)
-    answered = set(
+    in_use = set(months.values())
+    done = set(
         uow.session.execute(
             sa.select(ConnectionCheckIn.member_id, ConnectionCheckIn.month).where(
-                ConnectionCheckIn.member_id.in_(ids),
-                ConnectionCheckIn.month.in_(set(months.values())),
+                ConnectionCheckIn.month.in_(in_use)
             )
         ).all()
     )
-    offered = set(
+    done |= set(
         uow.session.execute(
             sa.select(Notification.member_id, Notification.cycle).where(
-                Notification.member_id.in_(ids),
-                Notification.kind == OFFER_KIND,
-                Notification.cycle.in_(set(months.values())),
+                Notification.kind == OFFER_KIND, Notification.cycle.in_(in_use)
             )
         ).all()
     )
-    return [
-        member_id
-        for member_id, month in months.items()
-        if (member_id, month) not in answered and (member_id, month) not in offered
-    ]
+    return [member_id for member_id, month in months.items() if (member_id, month) not in done]
 
 
 def _offer_one(kindred, member_id: int, now: datetime) -> int:
@@ -290,12 +292,12 @@ def _offer_one(kindred, member_id: int, now: datetime) -> int:
         with kindred.uow() as uow:
             member = uow.members.get(member_id)
             if member is None or not member.consent_connection_checkin:
-                return 0
-            if not _daytime(member, now):
-                return 0
+                return 0  # withdrawn or erased since the scan
+            month = local_month(now, member.timezone)
+            if _answered(uow, member.id, month):
+                return 0  # answered since the scan
             if notifications.room_for_nudges(uow, [member], now)[member.id] < 1:
                 return 0
-            month = local_month(now, member.timezone)
             added = notifications.notify(
                 uow,
                 member.id,
@@ -318,7 +320,15 @@ def _offer_one(kindred, member_id: int, now: datetime) -> int:
         return 0
 
 
-def _daytime(member: Member, now: datetime) -> bool:
-    local = now.astimezone(ZoneInfo(member.timezone))
-    quiet = in_quiet_hours(now, member.timezone, member.quiet_hours_start, member.quiet_hours_end)
-    return local.time() >= DIGEST_LOCAL_TIME and not quiet
+def _answered(uow: UnitOfWork, member_id: int, month: str) -> bool:
+    query = sa.select(ConnectionCheckIn.id).where(
+        ConnectionCheckIn.member_id == member_id, ConnectionCheckIn.month == month
+    )
+    return uow.session.scalar(query) is not None
+
+
+def _daytime(now: datetime, timezone: str, quiet_start: str, quiet_end: str) -> bool:
+    local = now.astimezone(ZoneInfo(timezone))
+    return local.time() >= DIGEST_LOCAL_TIME and not in_quiet_hours(
+        now, timezone, quiet_start, quiet_end
+    )

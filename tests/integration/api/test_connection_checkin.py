@@ -234,6 +234,16 @@ def test_the_offer_goes_once_a_month_to_members_who_consented(app, kindred, ann)
     assert offers(kindred, ann.member_id) == ["2031-03", "2031-04"]
 
 
+def test_each_member_is_offered_their_own_month_at_a_months_turn(app, kindred, ann):
+    kiri = sign_up(app, email="kiri@example.org", timezone="Pacific/Auckland", **NO_QUIET_HOURS,
+                   **WITH_CONSENT)  # fmt: skip
+    turn = datetime(2031, 3, 31, 23, 30, tzinfo=UTC)  # 12:30 on 1 April in Auckland
+    answer_at(kindred, kiri, LOW, turn - timedelta(hours=13))  # 23:30 on 31 March there
+    assert connection_checkin.offer_connection_checkins(kindred, now=turn) == 2
+    assert offers(kindred, ann.member_id) == ["2031-03"]
+    assert offers(kindred, kiri.member_id) == ["2031-04"]
+
+
 def test_no_offer_once_the_month_is_answered(kindred, ann):
     answer_at(kindred, ann, LOW, NOON - timedelta(hours=2))
     assert connection_checkin.offer_connection_checkins(kindred, now=NOON) == 0
