@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from service.domain import regions as region_config
 
@@ -34,6 +35,18 @@ def _secret_key(var_dir: Path) -> str:
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
+
+
+def _support_url(raw: str | None) -> str | None:
+    """KINDRED_SUPPORT_URL: an http(s) address shown to members, or nothing. Anything else is a
+    mistake that would put a broken (or a javascript:) link in front of someone struggling, so
+    it stops the start-up."""
+    if not raw:
+        return None
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"KINDRED_SUPPORT_URL must be an http:// or https:// address, not {raw!r}")
+    return raw.strip()
 
 
 def _int(name: str, default: int) -> int:
@@ -87,6 +100,10 @@ class Settings:
     # Workers on several machines share fits only if they mount the same folder. Unset:
     # var/models.
     model_dir: Path | None = None
+    # KINDRED_SUPPORT_URL: a local directory of support services, linked from the connection
+    # check-in's support note. None: the note names a doctor, findahelpline.com and the local
+    # emergency number only.
+    support_url: str | None = None
     # Always on every page: kindred is not a clinical service.
     help_line: str = (
         "kindred is not a crisis or clinical service. If you are struggling or feel unsafe, "
@@ -122,6 +139,7 @@ class Settings:
             model_dir=Path(os.environ["KINDRED_MODEL_DIR"])
             if os.environ.get("KINDRED_MODEL_DIR")
             else None,
+            support_url=_support_url(os.environ.get("KINDRED_SUPPORT_URL")),
         )
 
     @property

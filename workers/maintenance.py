@@ -7,7 +7,7 @@ import os
 
 from rq.registry import clean_registries
 
-from service.services import follow_ups, matching, outbox, privacy, rhythm
+from service.services import connection_checkin, follow_ups, matching, outbox, privacy, rhythm
 from workers import context
 from workers.queues import ALL_QUEUES, queue
 
@@ -96,3 +96,8 @@ def send_reminders() -> int:
 def send_follow_ups() -> int:
     """Keep-in-touch follow-ups a week and three weeks after an introduction or first session."""
     return follow_ups.send_follow_ups(context.kindred())
+
+
+def offer_connection_checkins() -> int:
+    """This month's connection check-in, offered once to members with its consent."""
+    return connection_checkin.offer_connection_checkins(context.kindred())

@@ -22,6 +22,7 @@ from workers.maintenance import (
     apply_retention,
     clean_job_registries,
     expire_stale_suggestions,
+    offer_connection_checkins,
     send_follow_ups,
     send_reminders,
     start_due_rematches,
@@ -41,6 +42,8 @@ WEEKLY_ROUNDS_SECONDS = 60
 REMINDERS_SECONDS = 300
 # Follow-ups wait for the member's daytime; checking every ten minutes finds it soon enough.
 FOLLOW_UPS_SECONDS = 600
+# The monthly check-in offer waits for 09:00 local and the end of quiet hours: hourly is enough.
+CHECKIN_OFFERS_SECONDS = 3600
 DELAYED_JOBS_CHECK_SECONDS = 1.0
 
 
@@ -81,6 +84,9 @@ def build_scheduler(connection: Redis) -> KindredScheduler:
     scheduler.add(start_weekly_rounds, MAINTENANCE, interval=WEEKLY_ROUNDS_SECONDS, job_timeout=600)
     scheduler.add(send_reminders, MAINTENANCE, interval=REMINDERS_SECONDS, job_timeout=300)
     scheduler.add(send_follow_ups, MAINTENANCE, interval=FOLLOW_UPS_SECONDS, job_timeout=300)
+    scheduler.add(
+        offer_connection_checkins, MAINTENANCE, interval=CHECKIN_OFFERS_SECONDS, job_timeout=300
+    )
     # Daily at 03:30 server time (cron strings are local time; containers run in UTC).
     scheduler.add(expire_stale_suggestions, MAINTENANCE, cron="30 3 * * *", job_timeout=300)
     scheduler.add(apply_retention, MAINTENANCE, cron="45 3 * * *", job_timeout=600)

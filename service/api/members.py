@@ -205,6 +205,15 @@ class ExportedFollowUpSchema(Schema):
     replied_at = fields.DateTime(allow_none=True)
 
 
+class ExportedCheckInSchema(Schema):
+    month = fields.String(metadata={"description": "Your local month, YYYY-MM"})
+    lack_companionship = fields.Integer()
+    left_out = fields.Integer()
+    isolated = fields.Integer()
+    score = fields.Integer()
+    answered_at = fields.DateTime()
+
+
 class ExportSchema(Schema):
     """Everything kindred holds about the member; erasure removes all of it."""
 
@@ -218,6 +227,7 @@ class ExportSchema(Schema):
     weekly_rounds = fields.List(fields.Nested(WeeklyRoundSchema))
     attendance = fields.List(fields.Nested(AttendanceSchema))
     follow_ups = fields.List(fields.Nested(ExportedFollowUpSchema))
+    connection_checkins = fields.List(fields.Nested(ExportedCheckInSchema))
 
 
 def _json_safe(data: dict) -> dict:

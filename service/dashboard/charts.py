@@ -28,6 +28,7 @@ class LineChart:
     label_x: list[float]
     series: list[Series]
     ticks: list[tuple[float, int]]  # (y, value)
+    label_name: str = "Week of"  # what the labels along the bottom are
     width: int = WIDTH
     height: int = HEIGHT
     left: int = MARGIN_LEFT
@@ -43,9 +44,20 @@ def tick_step(largest: float, ticks: int = 4) -> int:
     return next(int(m * power) for m in (1, 2, 5, 10) if m * power >= wanted)
 
 
-def line_chart(title: str, labels: list[str], series: dict[str, list[int | float]]) -> LineChart:
-    step = tick_step(max((max(v) for v in series.values() if v), default=0))
-    top_value = 4 * step
+def line_chart(
+    title: str,
+    labels: list[str],
+    series: dict[str, list[int | float]],
+    axis: tuple[int, int, int] | None = None,
+    label_name: str = "Week of",
+) -> LineChart:
+    """`axis` (lowest, highest, step) fixes the value axis, for a scale with known ends (a
+    score of 3 to 9); else it starts at 0 and reaches past the largest value."""
+    if axis is None:
+        step = tick_step(max((max(v) for v in series.values() if v), default=0))
+        bottom_value, top_value = 0, 4 * step
+    else:
+        bottom_value, top_value, step = axis
     plot_width = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
     plot_height = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
     steps = max(len(labels) - 1, 1)
@@ -54,14 +66,16 @@ def line_chart(title: str, labels: list[str], series: dict[str, list[int | float
         return round(MARGIN_LEFT + plot_width * index / steps, 1)
 
     def y(value: float) -> float:
-        return round(MARGIN_TOP + plot_height * (1 - value / top_value), 1)
+        share = (value - bottom_value) / (top_value - bottom_value)
+        return round(MARGIN_TOP + plot_height * (1 - share), 1)
 
     drawn = []
     for name, values in series.items():
         dots = [(x(i), y(v), v) for i, v in enumerate(values)]
         drawn.append(Series(name, values, " ".join(f"{px},{py}" for px, py, _ in dots), dots))
-    ticks = [(y(step * n), step * n) for n in range(5)]
-    return LineChart(title, labels, [x(i) for i in range(len(labels))], drawn, ticks)
+    values = range(bottom_value, top_value + 1, step)
+    ticks = [(y(value), value) for value in values]
+    return LineChart(title, labels, [x(i) for i in range(len(labels))], drawn, ticks, label_name)
 
 
 @dataclass(frozen=True)

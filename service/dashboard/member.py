@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+from calendar import month_abbr
+from calendar import month_name as full_month_names
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -28,6 +30,7 @@ from marshmallow import missing
 from werkzeug.datastructures import MultiDict
 
 from service.adapters.orm import utcnow
+from service.api.checkins import CheckInAnswersSchema
 from service.api.fields import all_optional
 from service.api.keep_in_touch import ReplySchema, SettingsChangeSchema
 from service.api.limits import sign_ups
@@ -40,6 +43,7 @@ from service.api.members import (
     SignUpSchema,
     _json_safe,
 )
+from service.dashboard import charts
 from service.dashboard.forms import (
     FormInvalid,
     field_errors,
@@ -52,7 +56,7 @@ from service.dashboard.forms import (
 )
 from service.dashboard.web_session import kindred, page_for, sign_in, sign_out, signed_in
 from service.domain.credentials import Role
-from service.domain.errors import DomainError, NotFound, RuleViolation
+from service.domain.errors import Conflict, DomainError, NotFound, RuleViolation
 from service.domain.vocabulary import (
     Consent,
     DayPart,
@@ -66,6 +70,7 @@ from service.services import (
     attendance,
     balance,
     calendar_feed,
+    connection_checkin,
     follow_ups,
     introductions,
     matching,
@@ -109,6 +114,7 @@ PAGE_FOR_API_LINK = (
     ("/api/v1/members/me/introductions", "member.introductions"),
     ("/api/v1/listings/", "member.calendar"),
     ("/api/v1/members/me/follow-ups", "member.going"),
+    ("/api/v1/members/me/connection-check-ins", "member.check_in"),
 )
 LABELS = {
     "display_name": "Your name",
@@ -380,8 +386,15 @@ def _submitted_values(form: MultiDict) -> dict:
 def home():
     member = members.get_me(kindred().uow(), g.caller)
     current = matching.current_suggestions(kindred().uow(), g.caller)
+    check_in = connection_checkin.my_check_in(
+        kindred().uow(), g.caller, kindred().settings.support_url
+    )
     return render_template(
-        "me/home.html", member=member, groups=current["groups"], peers=current["peers"]
+        "me/home.html",
+        member=member,
+        groups=current["groups"],
+        peers=current["peers"],
+        check_in=check_in,
     )
 
 
@@ -499,6 +512,98 @@ def _page_for_link(link: str | None) -> str | None:
 def mark_read(notification_id: int):
     notifications.mark_read(kindred().uow(), g.caller, notification_id)
     return redirect(url_for(".notifications", _anchor=f"note-{notification_id}"))
+
+
+# ---------------------------------------------------------------- the connection check-in
+
+
+@bp.get("/check-in", endpoint="check_in")
+@page_for(Role.MEMBER)
+def check_in_page():
+    return _check_in_page()
+
+
+@bp.post("/check-in")
+@page_for(Role.MEMBER)
+def answer_check_in():
+    """The same rules as POST /api/v1/members/me/connection-check-ins."""
+    payload = without_empty(
+        {item: number(request.form, item, int) for item in connection_checkin.ITEMS}
+    )
+    try:
+        data = load(CheckInAnswersSchema(), payload)
+        answered = connection_checkin.answer(kindred().uow(), g.caller, data)
+    except FormInvalid as problem:
+        return _check_in_page(problem.errors, request.form), 422
+    except Conflict as error:  # no consent (withdrawn in another tab)
+        return _check_in_page(_errors_of(error)), error.status
+    flash(
+        f"Thank you. Your answers for {month_name(answered.month)} are "
+        f"{'updated' if answered.replaced else 'kept'}. Only you can see them."
+    )
+    return redirect(url_for(".check_in", _anchor="trend"))
+
+
+@bp.post("/check-in/start")
+@page_for(Role.MEMBER)
+def start_check_ins():
+    members.set_consents(kindred().uow(), g.caller, {"connection_checkin": True})
+    flash("Monthly check-ins are on. Only you see your answers; you can stop at any time.")
+    return redirect(url_for(".check_in"))
+
+
+@bp.post("/check-in/withdraw")
+@page_for(Role.MEMBER)
+def withdraw_check_ins():
+    """Withdraw the consent: every answer is deleted and no more check-ins are offered."""
+    members.set_consents(kindred().uow(), g.caller, {"connection_checkin": False})
+    flash("Check-ins are off, and every answer you gave has been deleted.")
+    return redirect(url_for(".check_in"))
+
+
+def _check_in_page(errors: dict | None = None, form: MultiDict | None = None) -> str:
+    mine = connection_checkin.my_check_in(kindred().uow(), g.caller, kindred().settings.support_url)
+    chart = None
+    if mine.trend:
+        chart = charts.line_chart(
+            "Your connection check-in score by month (3 to 9; lower means less often alone)",
+            [month_name(m.month, short=True) for m in mine.trend],
+            {"Your score": [m.score for m in mine.trend]},
+            axis=(connection_checkin.LOWEST, connection_checkin.HIGHEST, 1),
+            label_name="Month",
+        )
+    if form is not None:
+        chosen = {item: form.get(item) for item in connection_checkin.ITEMS}
+    elif mine.this_month is not None:
+        chosen = {item: str(getattr(mine.this_month, item)) for item in connection_checkin.ITEMS}
+    else:
+        chosen = {}
+    return render_template(
+        "me/check_in.html",
+        mine=mine,
+        chart=chart,
+        questions=connection_checkin.QUESTIONS,
+        choices=[(str(value), label) for value, label in connection_checkin.CHOICES],
+        chosen=chosen,
+        month=month_name(mine.month),
+        errors=errors or {},
+        summary={CHECK_IN_LABELS.get(k, k): v for k, v in (errors or {}).items()},
+    )
+
+
+CHECK_IN_LABELS = {
+    "lack_companionship": "Lacking companionship",
+    "left_out": "Feeling left out",
+    "isolated": "Feeling isolated",
+    "connection_checkin": "Your consent",
+}
+
+
+def month_name(month: str, short: bool = False) -> str:
+    """ "2026-11" as "November 2026" (or "Nov 2026")."""
+    year, number_of = month.split("-")
+    name = (month_abbr if short else full_month_names)[int(number_of)]
+    return f"{name} {year}"
 
 
 # ---------------------------------------------------------------- the calendar feed

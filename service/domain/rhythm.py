@@ -23,6 +23,11 @@ def local_week(moment: datetime, timezone: str) -> str:
     return cycle_of(moment.astimezone(ZoneInfo(timezone)))
 
 
+def local_month(moment: datetime, timezone: str) -> str:
+    """The member's calendar month at this instant, e.g. "2026-11": one check-in in each."""
+    return f"{moment.astimezone(ZoneInfo(timezone)):%Y-%m}"
+
+
 def digest_moment(moment: datetime, timezone: str, digest_day: str) -> datetime:
     """When this local week's digest is due: the digest day of the week `moment` falls in."""
     zone = ZoneInfo(timezone)

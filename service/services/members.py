@@ -99,6 +99,7 @@ def set_consents(uow: UnitOfWork, caller: Principal, consents: dict[str, bool]) 
         member = own_member(uow, caller)
         had_matching = member.consent_matching
         had_peers = had_matching and member.consent_peer_introductions
+        had_checkin = member.consent_connection_checkin
         granted = _record_consents(member, {Consent(k): v for k, v in consents.items()})
         if granted:  # a new consent opens new matches
             _rematch_soon(member)
@@ -107,6 +108,8 @@ def set_consents(uow: UnitOfWork, caller: Principal, consents: dict[str, bool]) 
             privacy.withdraw_from_matching(uow, member.id)
         elif had_peers and not member.consent_peer_introductions:
             privacy.withdraw_from_peers(uow, member.id)
+        if had_checkin and not member.consent_connection_checkin:
+            privacy.withdraw_from_checkins(uow, member.id)
         uow.commit()
         return member
 

@@ -1,10 +1,11 @@
 """What kindred keeps about a member, and how it lets go: erasure, withdrawn consent, retention.
 
 Erasure deletes the member's row; their tags, consents, requests, suggestions (theirs, and other
-members' suggestions of them), introductions, notifications and weekly rounds go with it by
-ON DELETE CASCADE. What does not cascade is named here: outbox events and failed-job records
-that point at those rows, other members' introduction notices that carry the erased member's
-name, and what Redis holds (jobs, kept idempotent answers, counters). See docs/privacy.md.
+members' suggestions of them), introductions, notifications, weekly rounds and connection
+check-ins go with it by ON DELETE CASCADE. What does not cascade is named here: outbox events
+and failed-job records that point at those rows, other members' introduction notices that carry
+the erased member's name, and what Redis holds (jobs, kept idempotent answers, counters). See
+docs/privacy.md.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 
 from service.adapters import redis_traces
 from service.adapters.orm import (
+    ConnectionCheckIn,
     FollowUp,
     Introduction,
     JobFailure,
@@ -91,6 +93,7 @@ def held_about(uow: UnitOfWork, member_id: int) -> dict[str, list]:
         "weekly_rounds": rows(WeeklyRound),
         "attendance": rows(SessionAttendance),
         "follow_ups": rows(FollowUp),
+        "connection_checkins": rows(ConnectionCheckIn),
     }
 
 
@@ -154,6 +157,18 @@ def withdraw_from_peers(uow: UnitOfWork, member_id: int) -> None:
         .values(status=IntroductionStatus.CLOSED)
         .execution_options(synchronize_session=False)
     )
+
+
+def withdraw_from_checkins(uow: UnitOfWork, member_id: int) -> int:
+    """Connection check-in consent withdrawn, in the caller's transaction: every answer the
+    member gave is deleted (not kept "just in case"), and the monthly offer stops with the
+    consent. Offers already in the inbox say nothing about the answers and age out with the
+    other notifications."""
+    return uow.session.execute(
+        sa.delete(ConnectionCheckIn)
+        .where(ConnectionCheckIn.member_id == member_id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def withdraw_from_matching(uow: UnitOfWork, member_id: int) -> None:

@@ -22,6 +22,7 @@ from tests.browser.conftest import (
     assert_accessible,
     assert_no_console_errors,
     screenshot,
+    seed_member,
     seed_organization,
     sign_in_coordinator,
     sign_in_member,
@@ -239,3 +240,29 @@ def test_an_unknown_address_is_a_readable_page(page):
     assert response.status == 404
     expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
     checked(page, "not-found", expected_status=404)
+
+
+def test_member_starts_answers_and_stops_the_connection_check_in(new_page, live_server, kindred):
+    seed_member(kindred)  # no consent yet
+    page = new_page()
+    sign_in_member(page, live_server)
+    page.get_by_role("link", name="Check-in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Connection check-in")
+    checked(page, "flow-member-check-in-off")
+    page.get_by_role("button", name="Start monthly check-ins").click()
+    expect(page.get_by_role("status")).to_contain_text("Monthly check-ins are on")
+    checked(page, "flow-member-check-in-questions")
+    for question in ("lack companionship", "left out", "isolated from others"):
+        group = page.get_by_role("group", name=re.compile(question))
+        group.get_by_label("Often").check()
+    page.get_by_role("button", name="Save my answers").click()
+    expect(page.get_by_role("status")).to_contain_text("Only you can see them")
+    expect(page.get_by_role("heading", name="Where to find support")).to_be_visible()
+    expect(page.locator("svg.chart")).to_be_visible()
+    checked(page, "flow-member-check-in-trend")
+    page.set_viewport_size(MOBILE)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the check-in page scrolls sideways on a phone ({width}px)"
+    page.get_by_role("button", name="Stop check-ins and delete my answers").click()
+    expect(page.get_by_role("status")).to_contain_text("has been deleted")
+    checked(page, "flow-member-check-in-stopped")

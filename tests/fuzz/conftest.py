@@ -128,7 +128,7 @@ def world(app, kindred, coordinator, partner, other_partner, monkeypatch) -> Wor
     introduction: every path parameter has real rows to hit."""
     monkeypatch.setattr(socket, "getaddrinfo", offline_getaddrinfo(socket.getaddrinfo))
     consents = {"matching": True, "peer_introductions": True}
-    member = sign_up(app, consents=consents)
+    member = sign_up(app, consents={**consents, "connection_checkin": True})
     peer = sign_up(app, email="bob@example.org", display_name="Bob", consents=consents)
     organization_id = partner.organization_id
 

@@ -59,6 +59,11 @@ VALID_BODIES = {
     "PATCH /api/v1/members/me": {"area": "Clifton", "lat": 51.46, "lon": -2.61},
     "PUT /api/v1/members/me/consents": {"matching": True, "peer_introductions": True},
     "POST /api/v1/suggestions/{suggestion_id}/response": {"answer": "yes", "share_contact": True},
+    "POST /api/v1/members/me/connection-check-ins": {
+        "lack_companionship": 2,
+        "left_out": 1,
+        "isolated": 2,
+    },
 }
 # Figures for the terminal summary (see conftest.pytest_terminal_summary).
 TOTALS: Counter = Counter()

@@ -21,6 +21,7 @@ def test_periodic_jobs_are_enqueued_as_json_for_kindreds_workers(kindred):
         "start_weekly_rounds",
         "send_reminders",
         "send_follow_ups",
+        "offer_connection_checkins",
     }
     assert names == interval_jobs
     jobs = queue(MAINTENANCE, kindred.redis).jobs  # readable with the JSON serializer

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from service.domain.rhythm import (
     digest_moment,
     in_quiet_hours,
+    local_month,
     local_week,
     next_session,
     quiet_hours_over,
@@ -109,3 +110,10 @@ def test_a_weekly_slot_comes_round_within_a_week(after, zone, day, start):
     assert after < starts <= after + timedelta(days=7, hours=1)
     local = starts.astimezone(ZoneInfo(zone))
     assert local.strftime("%a").lower()[:3] == day
+
+
+def test_the_local_month_is_the_members_not_the_servers():
+    late = datetime(2026, 11, 30, 23, 30, tzinfo=UTC)
+    assert local_month(late, "UTC") == "2026-11"
+    assert local_month(late, "Pacific/Auckland") == "2026-12"
+    assert local_month(datetime(2027, 1, 1, 3, 0, tzinfo=UTC), "America/New_York") == "2026-12"

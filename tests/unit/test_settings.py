@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import stat
 
+import pytest
+
 from service.config import Settings
 
 
@@ -42,3 +44,21 @@ def test_environment_wins(monkeypatch, tmp_path):
     assert settings.max_body_bytes == 1024
     assert not settings.uses_embedded_redis
     assert not (tmp_path / "secret_key").exists()
+
+
+def test_the_support_url_is_an_http_address_or_nothing(monkeypatch, tmp_path):
+    monkeypatch.setenv("KINDRED_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("SECRET_KEY", "from-env")
+    monkeypatch.delenv("KINDRED_SUPPORT_URL", raising=False)
+    assert Settings.from_env().support_url is None
+    monkeypatch.setenv("KINDRED_SUPPORT_URL", "https://support.example.org/near-you")
+    assert Settings.from_env().support_url == "https://support.example.org/near-you"
+    for wrong in (
+        "javascript:alert(1)",
+        "ftp://files.example.org",
+        "support.example.org",
+        "http://",
+    ):
+        monkeypatch.setenv("KINDRED_SUPPORT_URL", wrong)
+        with pytest.raises(ValueError, match="KINDRED_SUPPORT_URL must be an http"):
+            Settings.from_env()

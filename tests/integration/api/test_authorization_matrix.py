@@ -106,7 +106,12 @@ MEMBER_A = {
     "timezone": "Pacific/Chatham",
     "max_notifications_per_week": 11,
     "share_email_on_introduction": False,
-    "consents": {"matching": True, "peer_introductions": True, "coordinator_contact": True},
+    "consents": {
+        "matching": True,
+        "peer_introductions": True,
+        "coordinator_contact": True,
+        "connection_checkin": True,
+    },
 }
 MEMBER_B = {
     "display_name": "Bertrand Ostrow",
@@ -120,7 +125,12 @@ MEMBER_B = {
     "travel_radius_km": 5.0,
     "availability": ["sat_morning"],
     "timezone": "Europe/London",
-    "consents": {"matching": True, "peer_introductions": True, "coordinator_contact": False},
+    "consents": {
+        "matching": True,
+        "peer_introductions": True,
+        "coordinator_contact": False,
+        "connection_checkin": True,
+    },
 }
 
 
@@ -189,6 +199,7 @@ MEMBER_KEYS = frozenset(
         "share_email_on_introduction",
         "consents",
         "consent_history",
+        "connection_checkins",
     }
 )
 # Keys of a listing's review, between its partner and the coordinators: never in a member's JSON.
@@ -335,6 +346,11 @@ ROUTES: dict[tuple[str, str], Route] = {
         M, owner=M, data={"reply": "kept_in_touch"}
     ),
     ("POST", "/api/v1/members/me/notifications/{notification_id}/read"): route(M, owner=M),
+    # The connection check-in: each member's own (both A and B gave its consent).
+    ("GET", "/api/v1/members/me/connection-check-ins"): route(M),
+    ("POST", "/api/v1/members/me/connection-check-ins"): route(
+        M, ok=201, data={"lack_companionship": 2, "left_out": 1, "isolated": 2}
+    ),
     # Signing in and out: anyone, with the credential the form asks for.
     ("GET", "/"): public(ok=(200, 302)),
     ("POST", "/sign-out"): public(ok=302, fresh_session=True),
@@ -403,6 +419,13 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/me/follow-ups/{follow_up_id}/reply"): route(
         M, owner=M, ok=302, data={"reply": "kept_in_touch"}
     ),
+    ("GET", "/me/check-in"): route(M),
+    ("POST", "/me/check-in"): route(
+        M, ok=302, data={"lack_companionship": "2", "left_out": "1", "isolated": "2"}
+    ),
+    ("POST", "/me/check-in/start"): route(M, ok=302),
+    # Withdrawing deletes the answers: members call it as stand-ins, so order never matters.
+    ("POST", "/me/check-in/withdraw"): route(M, ok=302, spends_caller=True),
     ("GET", "/me/calendar"): route(M),
     ("POST", "/me/calendar/new-link"): route(M, ok=302),
     ("GET", "/me/privacy"): route(M),
