@@ -52,6 +52,14 @@ def in_quiet_hours(moment: datetime, timezone: str, start: str, end: str) -> boo
     return now >= begins or now < ends
 
 
+def in_daytime(moment: datetime, timezone: str, quiet_start: str, quiet_end: str) -> bool:
+    """Time for an unasked-for message (a follow-up, a check-in offer): after the digest's
+    local hour and outside quiet hours."""
+    local = moment.astimezone(ZoneInfo(timezone))
+    quiet = in_quiet_hours(moment, timezone, quiet_start, quiet_end)
+    return local.time() >= DIGEST_LOCAL_TIME and not quiet
+
+
 def quiet_hours_over(moment: datetime, timezone: str, start: str, end: str) -> datetime:
     """The first instant at or after `moment` outside the member's quiet hours."""
     if not in_quiet_hours(moment, timezone, start, end):

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -27,7 +26,7 @@ from service.adapters.orm import ConnectionCheckIn, Member, Notification, utcnow
 from service.domain.credentials import Principal
 from service.domain.errors import Conflict
 from service.domain.events import subject
-from service.domain.rhythm import DIGEST_LOCAL_TIME, in_quiet_hours, local_month
+from service.domain.rhythm import in_daytime, local_month
 from service.services import members, notifications
 from service.services.unit_of_work import UnitOfWork
 
@@ -263,7 +262,7 @@ def _waiting_in_daytime(uow: UnitOfWork, now: datetime) -> list[int]:
     months = {
         member_id: local_month(now, zone)
         for member_id, zone, quiet_start, quiet_end in consenting
-        if _daytime(now, zone, quiet_start, quiet_end)
+        if in_daytime(now, zone, quiet_start, quiet_end)
     }
     if not months:
         return []
@@ -325,10 +324,3 @@ def _answered(uow: UnitOfWork, member_id: int, month: str) -> bool:
         ConnectionCheckIn.member_id == member_id, ConnectionCheckIn.month == month
     )
     return uow.session.scalar(query) is not None
-
-
-def _daytime(now: datetime, timezone: str, quiet_start: str, quiet_end: str) -> bool:
-    local = now.astimezone(ZoneInfo(timezone))
-    return local.time() >= DIGEST_LOCAL_TIME and not in_quiet_hours(
-        now, timezone, quiet_start, quiet_end
-    )

@@ -39,7 +39,7 @@ from service.adapters.orm import (
 from service.domain.credentials import Principal
 from service.domain.errors import NotFound
 from service.domain.events import subject
-from service.domain.rhythm import DIGEST_LOCAL_TIME, in_quiet_hours, next_session
+from service.domain.rhythm import in_daytime, next_session
 from service.domain.vocabulary import (
     Direction,
     IntroductionStatus,
@@ -311,7 +311,8 @@ def _send_one(kindred, due: Due, now: datetime) -> int:
                 uow, now, OWN_MESSAGE_DAYS, member_id=member.id
             ):
                 return 0
-            if not _daytime(member, now) or _had_one_today(uow, member.id, now):
+            quiet = (member.quiet_hours_start, member.quiet_hours_end)
+            if not in_daytime(now, member.timezone, *quiet) or _had_one_today(uow, member.id, now):
                 return 0
             if notifications.room_for_nudges(uow, [member], now)[member.id] < 1:
                 return 0  # the next digest may carry it
@@ -331,12 +332,6 @@ def _send_one(kindred, due: Due, now: datetime) -> int:
             return 1
     except IntegrityError:
         return 0
-
-
-def _daytime(member: Member, now: datetime) -> bool:
-    local = now.astimezone(ZoneInfo(member.timezone))
-    quiet = in_quiet_hours(now, member.timezone, member.quiet_hours_start, member.quiet_hours_end)
-    return local.time() >= DIGEST_LOCAL_TIME and not quiet
 
 
 def _had_one_today(uow: UnitOfWork, member_id: int, now: datetime) -> bool:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from service.domain.rhythm import (
     digest_moment,
+    in_daytime,
     in_quiet_hours,
     local_month,
     local_week,
@@ -63,6 +64,14 @@ def test_quiet_hours_may_wrap_midnight_and_may_be_none():
     assert not in_quiet_hours(at("2026-11-26T12:00:00+00:00"), LONDON, "21:00", "08:00")
     assert in_quiet_hours(at("2026-11-26T13:00:00+00:00"), LONDON, "12:30", "14:00")
     assert not in_quiet_hours(evening, LONDON, "00:00", "00:00")
+
+
+def test_unasked_for_messages_wait_for_nine_local_time_and_the_end_of_quiet_hours():
+    # 08:30 in New York is 13:30 UTC; 09:00 there is 14:00 UTC.
+    assert not in_daytime(at("2026-11-26T13:30:00+00:00"), "America/New_York", "00:00", "00:00")
+    assert in_daytime(at("2026-11-26T14:00:00+00:00"), "America/New_York", "00:00", "00:00")
+    assert not in_daytime(at("2026-11-26T14:00:00+00:00"), "America/New_York", "08:00", "10:00")
+    assert in_daytime(at("2026-11-26T15:00:00+00:00"), "America/New_York", "08:00", "10:00")
 
 
 def test_an_email_in_quiet_hours_waits_for_the_morning_in_the_members_timezone():
