@@ -5,11 +5,20 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from service.api import errors, health, keep_in_touch, listings, matches, members, organizations
+from service.api import (
+    errors,
+    health,
+    keep_in_touch,
+    listings,
+    matches,
+    members,
+    organizations,
+    reports,
+)
 from service.api.docs import docs_assets
 from service.api.limits import api_limit, credential_or_address, limiter
 
-RESOURCES = (organizations, listings, members, matches, keep_in_touch)
+RESOURCES = (organizations, listings, members, matches, keep_in_touch, reports)
 
 
 class KindredApi(errors.JsonErrorsMixin, Api):

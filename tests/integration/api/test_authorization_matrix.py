@@ -335,6 +335,8 @@ ROUTES: dict[tuple[str, str], Route] = {
         M, owner=M, data={"reply": "kept_in_touch"}
     ),
     ("POST", "/api/v1/members/me/notifications/{notification_id}/read"): route(M, owner=M),
+    # Outcome figures: aggregates over ten or more, for coordinators only.
+    ("GET", "/api/v1/reports/outcomes"): route(C),
     # Signing in and out: anyone, with the credential the form asks for.
     ("GET", "/"): public(ok=(200, 302)),
     ("POST", "/sign-out"): public(ok=302, fresh_session=True),
@@ -371,6 +373,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("GET", "/dashboard/coverage"): route(C),
     ("GET", "/dashboard/quiet"): route(C),
+    ("GET", "/dashboard/outcomes"): route(C),
     ("GET", "/dashboard/organizations"): route(C),
     ("POST", "/dashboard/organizations"): route(
         C, ok=201, data=lambda w, c: {"name": w.unique("Org"), "contact_email": "n@org.example"}
