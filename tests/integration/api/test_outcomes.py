@@ -25,9 +25,7 @@ def world(kindred):
     return build_outcome_world(kindred)
 
 
-def test_groups_of_ten_are_shown_with_their_numbers_and_groups_of_nine_withheld(
-    world, coordinator
-):
+def test_groups_of_ten_are_shown_with_their_numbers_and_groups_of_nine_withheld(world, coordinator):
     response = coordinator.get(REPORT)
     assert response.status_code == 200, response.json
     report = response.json
