@@ -135,3 +135,11 @@ def test_no_coordinator_route_shows_a_group_of_nine(world, app, coordinator):
     paths = {path for path, _ in swept}
     assert {REPORT, "/dashboard/outcomes", "/dashboard"} <= paths
     assert ("/dashboard/outcomes", 200) in swept and (REPORT, 200) in swept
+
+
+def test_the_search_would_find_a_group_of_nine(world, coordinator, monkeypatch):
+    """With the minimum at 9 the nine-member groups show, and the search finds their figures:
+    the sweep above would notice a leak."""
+    monkeypatch.setattr(outcomes, "MIN_GROUP_SIZE", 9)
+    text = coordinator.get(REPORT).get_data(as_text=True)
+    assert {"0.778", "6.56"} <= set(leaked_figures(text))
