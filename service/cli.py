@@ -277,6 +277,41 @@ def demo_credentials() -> None:
     click.echo(json.dumps(json.loads(path.read_text()), indent=2))
 
 
+@main.group()
+def report() -> None:
+    """Reports for coordinators, written to files."""
+
+
+@report.command("outcomes")
+@click.option(
+    "--months",
+    type=click.IntRange(1, 24),
+    default=6,
+    show_default=True,
+    help="Calendar months (UTC), this one included.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var/reports"),
+    show_default=True,
+)
+def report_outcomes(months: int, out_dir: Path) -> None:
+    """Outcome figures (second visits, introductions followed up, attendance, check-in trend by
+    cohort): writes outcomes.json and outcomes.png; groups under 10 are withheld."""
+    from service.services.outcome_files import summary, write_files
+    from service.services.outcomes import OPERATOR, outcomes
+
+    click.echo(f"computing the outcome figures for {months} month(s)...", err=True)
+    with wired() as kindred:
+        figures = outcomes(kindred.uow(), OPERATOR, months)
+    json_path, png_path = write_files(figures, out_dir)
+    for line in summary(figures):
+        click.echo(line)
+    click.echo(f"wrote {json_path} and {png_path}")
+
+
 @main.command("evaluate")
 @click.option(
     "--data-dir",

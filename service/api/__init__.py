@@ -14,11 +14,12 @@ from service.api import (
     matches,
     members,
     organizations,
+    reports,
 )
 from service.api.docs import docs_assets
 from service.api.limits import api_limit, credential_or_address, limiter
 
-RESOURCES = (organizations, listings, members, matches, keep_in_touch, checkins)
+RESOURCES = (organizations, listings, members, matches, keep_in_touch, checkins, reports)
 
 
 class KindredApi(errors.JsonErrorsMixin, Api):

@@ -7,7 +7,7 @@ it a title and description, and put the same numbers in a table beside it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 WIDTH, HEIGHT = 640, 260
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 48, 28, 16, 36
@@ -16,9 +16,13 @@ MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 48, 28, 16, 36
 @dataclass(frozen=True)
 class Series:
     name: str
-    values: list[int | float]
-    points: str  # "x,y x,y ..." for <polyline>
+    values: list[int | float | None]
+    points: str  # "x,y x,y ..." for <polyline>, every point drawn
     dots: list[tuple[float, float, int | float]]
+    # One <polyline> per run of values without a gap: a withheld month breaks the line rather
+    # than being drawn as if it were known.
+    segments: list[str] = field(default_factory=list)
+    dot_labels: list[str] = field(default_factory=list)  # the label of each dot
 
 
 @dataclass(frozen=True)
@@ -27,14 +31,16 @@ class LineChart:
     labels: list[str]
     label_x: list[float]
     series: list[Series]
-    ticks: list[tuple[float, int]]  # (y, value)
-    label_name: str = "Week of"  # what the labels along the bottom are
+    ticks: list[tuple[float, int | float]]  # (y, value)
     width: int = WIDTH
     height: int = HEIGHT
     left: int = MARGIN_LEFT
     right: int = WIDTH - MARGIN_RIGHT
     top: int = MARGIN_TOP
     bottom: int = HEIGHT - MARGIN_BOTTOM
+    unit: str = ""  # after each value: "%"
+    period: str = "Week of"  # the heading of the labels' column, and before a label
+    missing: str = "none"  # what a None value says in the table
 
 
 def tick_step(largest: float, ticks: int = 4) -> int:
@@ -47,14 +53,20 @@ def tick_step(largest: float, ticks: int = 4) -> int:
 def line_chart(
     title: str,
     labels: list[str],
-    series: dict[str, list[int | float]],
+    series: dict[str, list[int | float | None]],
+    *,
     axis: tuple[int, int, int] | None = None,
-    label_name: str = "Week of",
+    unit: str = "",
+    period: str = "Week of",
+    missing: str = "none",
 ) -> LineChart:
-    """`axis` (lowest, highest, step) fixes the value axis, for a scale with known ends (a
-    score of 3 to 9); else it starts at 0 and reaches past the largest value."""
+    """`None` values are gaps (withheld or unknown): no dot, and the line breaks there.
+    `axis` (lowest, highest, step) fixes the value axis for a scale with known ends (0 to 100
+    for a percentage, a score of 3 to 9); else it starts at 0 and reaches past the largest
+    value in four whole steps."""
     if axis is None:
-        step = tick_step(max((max(v) for v in series.values() if v), default=0))
+        known = [value for values in series.values() for value in values if value is not None]
+        step = tick_step(max(known, default=0))
         bottom_value, top_value = 0, 4 * step
     else:
         bottom_value, top_value, step = axis
@@ -66,16 +78,37 @@ def line_chart(
         return round(MARGIN_LEFT + plot_width * index / steps, 1)
 
     def y(value: float) -> float:
-        share = (value - bottom_value) / (top_value - bottom_value)
+        within = min(max(value, bottom_value), top_value)
+        share = (within - bottom_value) / (top_value - bottom_value)
         return round(MARGIN_TOP + plot_height * (1 - share), 1)
 
     drawn = []
     for name, values in series.items():
-        dots = [(x(i), y(v), v) for i, v in enumerate(values)]
-        drawn.append(Series(name, values, " ".join(f"{px},{py}" for px, py, _ in dots), dots))
-    values = range(bottom_value, top_value + 1, step)
-    ticks = [(y(value), value) for value in values]
-    return LineChart(title, labels, [x(i) for i in range(len(labels))], drawn, ticks, label_name)
+        dots, dot_labels, segments, run = [], [], [], []
+        for i, value in enumerate(values):
+            if value is None:
+                if run:
+                    segments.append(" ".join(run))
+                run = []
+                continue
+            dots.append((x(i), y(value), value))
+            dot_labels.append(labels[i])
+            run.append(f"{x(i)},{y(value)}")
+        if run:
+            segments.append(" ".join(run))
+        points = " ".join(f"{px},{py}" for px, py, _ in dots)
+        drawn.append(Series(name, values, points, dots, segments, dot_labels))
+    ticks = [(y(value), value) for value in range(bottom_value, top_value + 1, step)]
+    return LineChart(
+        title,
+        labels,
+        [x(i) for i in range(len(labels))],
+        drawn,
+        ticks,
+        unit=unit,
+        period=period,
+        missing=missing,
+    )
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ use cases as the JSON API (review, organizations, keys), so the rules are the AP
 
 from __future__ import annotations
 
+import calendar
+
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from service.api.listings import ReviewSchema
@@ -14,7 +16,7 @@ from service.dashboard import charts, forms
 from service.dashboard.web_session import kindred, page_for
 from service.domain.credentials import Role
 from service.domain.errors import DomainError
-from service.services import dashboard, listings, organizations
+from service.services import dashboard, listings, organizations, outcomes
 from workers import dead_letters, health
 
 bp = Blueprint("coordinator", __name__, url_prefix="/dashboard")
@@ -101,6 +103,80 @@ def quiet_members():
     weeks = min(max(weeks, 1), MAX_QUIET_WEEKS)
     members, total = dashboard.quiet_members(kindred().uow(), g.caller, weeks)
     return render_template("dashboard/quiet.html", members=members, total=total, weeks=weeks)
+
+
+WITHHELD = f"fewer than {outcomes.MIN_GROUP_SIZE}: withheld"
+
+
+@bp.get("/outcomes")
+@coordinator_page
+def outcome_figures():
+    months = request.args.get("months", type=int) or outcomes.DEFAULT_MONTHS
+    months = min(max(months, 1), outcomes.MAX_MONTHS)
+    report = outcomes.outcomes(kindred().uow(), g.caller, months)
+    return render_template(
+        "dashboard/outcomes.html",
+        report=report,
+        months=months,
+        month_names={month: _month_name(month) for month in report.months},
+        charts=_outcome_charts(report),
+        withheld=WITHHELD,
+    )
+
+
+def _month_name(month: str) -> str:
+    year, number = month.split("-")
+    return f"{calendar.month_abbr[int(number)]} {year}"
+
+
+def _percent(values: list[float | None]) -> list[float | None]:
+    return [None if value is None else round(value * 100, 1) for value in values]
+
+
+def _outcome_charts(report: outcomes.Outcomes) -> dict[str, charts.LineChart]:
+    labels = [_month_name(month) for month in report.months]
+    monthly = {"period": "Month", "missing": WITHHELD}
+    percent = {"unit": "%", "axis": (0, 100, 25), **monthly}
+    slow, others = outcomes.START_SLOWLY, outcomes.OTHERS
+    return {
+        "second_visits": charts.line_chart(
+            "Newcomers who went back within six weeks",
+            labels,
+            {"came back": _percent(report.series("second_visits", "rate"))},
+            **percent,
+        ),
+        "introductions": charts.line_chart(
+            "Introductions followed by a second contact",
+            labels,
+            {"second contact": _percent(report.series("introductions", "rate"))},
+            **percent,
+        ),
+        "attendance": charts.line_chart(
+            "Sessions attended at the busiest listings",
+            labels,
+            {top["title"]: report.listing_series(top["listing_id"]) for top in report.top_listings},
+            **monthly,
+        ),
+        "checkin_score": charts.line_chart(
+            "Connection check-in: mean score (3 to 9, lower is less lonely)",
+            labels,
+            {
+                "start slowly": report.series("checkins", "mean_score", slow),
+                "others": report.series("checkins", "mean_score", others),
+            },
+            axis=(3, 9, 1),
+            **monthly,
+        ),
+        "checkin_lonely": charts.line_chart(
+            "Connection check-in: share scoring 6 or more",
+            labels,
+            {
+                "start slowly": _percent(report.series("checkins", "share_lonely", slow)),
+                "others": _percent(report.series("checkins", "share_lonely", others)),
+            },
+            **percent,
+        ),
+    }
 
 
 @bp.get("/organizations")

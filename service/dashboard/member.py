@@ -570,7 +570,7 @@ def _check_in_page(errors: dict | None = None, form: MultiDict | None = None) ->
             [month_name(m.month, short=True) for m in mine.trend],
             {"Your score": [m.score for m in mine.trend]},
             axis=(connection_checkin.LOWEST, connection_checkin.HIGHEST, 1),
-            label_name="Month",
+            period="Month",
         )
     if form is not None:
         chosen = {item: form.get(item) for item in connection_checkin.ITEMS}

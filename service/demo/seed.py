@@ -23,6 +23,7 @@ from service.demo.catalogue import (
     ORGANIZATIONS,
     PERSONAS,
 )
+from service.demo.history import add_history
 from service.domain.credentials import Principal, Role
 from service.domain.vocabulary import DayPart, Weekday, values_of
 from service.services import coordinators, listings, members, organizations
@@ -72,6 +73,8 @@ def seed_demo(
     org_ids = _seed_organizations(kindred, coordinator, creds)
     _seed_listings(kindred, coordinator, org_ids, listing_count, rng, progress)
     _seed_members(kindred, creds, member_count, rng, progress)
+    with tqdm(total=3, desc="history", disable=not progress) as bar:
+        add_history(kindred, seed=seed + 1, progress=bar)
     creds.save(credentials_path(kindred))
     return creds
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -138,3 +139,29 @@ def test_dead_jobs_are_listed_and_requeued(run_cli, kindred):
     assert retried.exit_code == 0 and "re-queued 1 job(s)" in retried.output
     assert matching.job_ids == ["broken-1"]
     assert "0 failed job(s)" in run_cli("jobs", "failed").output
+
+
+def test_report_outcomes_writes_the_figures_of_groups_of_ten_only(run_cli, kindred, tmp_path):
+    from tests.integration.outcome_world import NINE_GROUP_FIGURES, build_outcome_world
+
+    world = build_outcome_world(kindred)
+    out = tmp_path / "reports"
+    result = run_cli("report", "outcomes", "--months", "6", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    written = (out / "outcomes.json").read_text()
+    report = json.loads(written)
+    expected = world.expected
+    assert report["second_visits"] == {"rows": expected["second_visits"], "withheld": 5}
+    assert report["introductions"] == {"rows": expected["introductions"], "withheld": 5}
+    assert report["attendance"]["rows"] == expected["attendance"]
+    assert report["checkins"]["start_slowly"]["rows"] == expected["start_slowly"]
+    assert report["checkins"]["others"]["rows"] == expected["others"]
+    assert not [figure for figure in NINE_GROUP_FIGURES if figure in written + result.output]
+    assert (out / "outcomes.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"second visits: {world.month_a} 6/10 (60%)" in result.output
+    assert str(out / "outcomes.json") in result.output
+
+
+def test_report_outcomes_refuses_months_outside_1_to_24(run_cli):
+    result = run_cli("report", "outcomes", "--months", "25")
+    assert result.exit_code == 2 and "--months" in result.output

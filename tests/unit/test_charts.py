@@ -39,3 +39,32 @@ def test_map_cells_are_laid_out_north_up_and_shaded_by_members_per_listing():
     assert north.shade == 4 and south.shade == 1
     assert (grid.width, grid.height) == (40, 40)
     assert grid_map([]) is None
+
+
+def test_a_withheld_value_is_a_gap_not_a_zero():
+    chart = line_chart(
+        "t",
+        ["m1", "m2", "m3", "m4"],
+        {"rate": [50.0, None, 75.0, 80.0]},
+        unit="%",
+        axis=(0, 100, 25),
+    )
+    (series,) = chart.series
+    assert [value for _, value in chart.ticks] == [0, 25, 50, 75, 100]
+    assert [value for _, _, value in series.dots] == [50.0, 75.0, 80.0]
+    assert series.dot_labels == ["m1", "m3", "m4"]
+    assert len(series.segments) == 2 and series.segments[0].count(",") == 1
+    everything_withheld = line_chart("t", ["m1", "m2"], {"rate": [None, None]})
+    assert everything_withheld.series[0].dots == [] and everything_withheld.series[0].segments == []
+
+
+def test_a_fixed_axis_starts_at_its_lowest_value():
+    """A score of 3 to 9: 3 sits on the bottom line and 9 on the top one, a tick each step."""
+    chart = line_chart("t", ["m1", "m2", "m3"], {"score": [3, 6, 9]}, axis=(3, 9, 1))
+    (made,) = chart.series
+    assert [dot[1] for dot in made.dots] == [
+        chart.bottom,
+        (chart.top + chart.bottom) / 2,
+        chart.top,
+    ]
+    assert [value for _, value in chart.ticks] == [3, 4, 5, 6, 7, 8, 9]

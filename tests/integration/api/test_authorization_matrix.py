@@ -351,6 +351,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/v1/members/me/connection-check-ins"): route(
         M, ok=201, data={"lack_companionship": 2, "left_out": 1, "isolated": 2}
     ),
+    # Outcome figures: aggregates over ten or more, for coordinators only.
+    ("GET", "/api/v1/reports/outcomes"): route(C),
     # Signing in and out: anyone, with the credential the form asks for.
     ("GET", "/"): public(ok=(200, 302)),
     ("POST", "/sign-out"): public(ok=302, fresh_session=True),
@@ -387,6 +389,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("GET", "/dashboard/coverage"): route(C),
     ("GET", "/dashboard/quiet"): route(C),
+    ("GET", "/dashboard/outcomes"): route(C),
     ("GET", "/dashboard/organizations"): route(C),
     ("POST", "/dashboard/organizations"): route(
         C, ok=201, data=lambda w, c: {"name": w.unique("Org"), "contact_email": "n@org.example"}
